@@ -1,0 +1,248 @@
+//! Per-thread state: for each array a thread has used, its announcement slot and its
+//! registration with the array's crossbeam-epoch collector.
+//!
+//! Both are created on a thread's first call into an array and kept in a thread-local
+//! list; a one-entry cache in front of it makes the common case (a thread working on one
+//! array) a single thread-local load. When the thread exits the list is dropped: slots
+//! return to their arrays' pools and collector handles unregister. Entries of arrays that
+//! were dropped are pruned on the next lookup miss.
+
+use std::cell::{Cell, RefCell};
+
+use crossbeam_epoch::{Collector, Guard, LocalHandle};
+
+use crate::announce::{Registry, Slot};
+use crate::sync::{thread_local, Arc, Ordering};
+
+/// What a thread-local entry needs to know about its array. Shared by the array and the
+/// entries of every thread that used it, so an entry outlives its array safely.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// A process-wide unique id, never reused (array addresses can be).
+    pub(crate) id: u64,
+    pub(crate) registry: Registry,
+    pub(crate) collector: Collector,
+    /// Set when the array is dropped, so entries for it can be pruned.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Arc<Self> {
+        // Not modelled by loom on purpose: a process-wide id source that no algorithm
+        // step depends on beyond equality.
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            registry: Registry::new(),
+            collector: Collector::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Called by the array's `Drop`.
+    pub(crate) fn close(&self) {
+        // Relaxed: only a hint for pruning; a stale read keeps an entry one lookup longer.
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Entry {
+    /// Registered on the thread's first pinned access: threads that only write primitive
+    /// values never touch the collector. Boxed so the cache can point at it.
+    ///
+    /// Declared first so it is dropped first: the handle must unregister while `shared`
+    /// still holds the collector. If the handle held the last reference, crossbeam-epoch
+    /// would free the collector's list from inside the handle's own finalisation, which
+    /// Miri reports as a use of a freed `Local`.
+    handle: Option<Box<LocalHandle>>,
+    /// Taken on the thread's first write: threads that only read never make `snap()`
+    /// scan a slot for them.
+    slot: Option<usize>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if let Some(idx) = self.slot {
+            self.shared.registry.release(idx);
+        }
+    }
+}
+
+/// The thread's entries. Dropping it (at thread exit) empties the cache first.
+struct Entries(RefCell<Vec<Entry>>);
+
+impl Drop for Entries {
+    fn drop(&mut self) {
+        let _ = CACHE.try_with(|c| c.set(Cached::NONE));
+    }
+}
+
+/// The last array this thread used, with raw pointers into its entry. Valid while the
+/// entry lives: entries are removed only when their array is closed (and array ids are
+/// never reused, so a stale id never matches a live array) or when `Entries` is dropped,
+/// which clears the cache first.
+#[derive(Clone, Copy)]
+struct Cached {
+    id: u64,
+    slot: *const Slot,
+    handle: *const LocalHandle,
+}
+
+impl Cached {
+    const NONE: Cached = Cached {
+        id: u64::MAX,
+        slot: std::ptr::null(),
+        handle: std::ptr::null(),
+    };
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    static ENTRIES: Entries = const { Entries(RefCell::new(Vec::new())) };
+    static CACHE: Cell<Cached> = const { Cell::new(Cached::NONE) };
+}
+
+// loom's macro has no `const` form; the initial values are the same.
+#[cfg(loom)]
+thread_local! {
+    static ENTRIES: Entries = Entries(RefCell::new(Vec::new()));
+    static CACHE: Cell<Cached> = Cell::new(Cached::NONE);
+}
+
+/// A writer's announcement slot for the length of one `set_state`.
+pub(crate) struct WriterSlot<'a> {
+    slot: &'a Slot,
+    /// Set when the thread-local list was unavailable (a call made from inside a
+    /// destructor that the collector runs, or during thread teardown): the slot is then
+    /// borrowed for this call only.
+    temporary: Option<(&'a Shared, usize)>,
+}
+
+impl std::ops::Deref for WriterSlot<'_> {
+    type Target = Slot;
+
+    #[inline]
+    fn deref(&self) -> &Slot {
+        self.slot
+    }
+}
+
+impl Drop for WriterSlot<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some((shared, idx)) = self.temporary {
+            shared.registry.release(idx);
+        }
+    }
+}
+
+/// The calling thread's announcement slot in `shared`.
+#[inline]
+pub(crate) fn slot(shared: &Arc<Shared>) -> WriterSlot<'_> {
+    let cached = CACHE.try_with(Cell::get).unwrap_or(Cached::NONE);
+    if cached.id == shared.id && !cached.slot.is_null() {
+        // SAFETY: the cache points into this thread's live entry for `shared` (see
+        // `Cached`); the slot lives in `shared.registry`, which `shared` keeps alive for
+        // at least `'_`.
+        let slot = unsafe { &*cached.slot };
+        return WriterSlot {
+            slot,
+            temporary: None,
+        };
+    }
+    slot_slow(shared)
+}
+
+#[cold]
+fn slot_slow(shared: &Arc<Shared>) -> WriterSlot<'_> {
+    match with_entry(shared, |entry| {
+        *entry.slot.get_or_insert_with(|| shared.registry.acquire())
+    }) {
+        Some(idx) => WriterSlot {
+            slot: slot_of(shared, idx),
+            temporary: None,
+        },
+        None => {
+            let idx = shared.registry.acquire();
+            WriterSlot {
+                slot: slot_of(shared, idx),
+                temporary: Some((shared, idx)),
+            }
+        }
+    }
+}
+
+/// A guard pinned on `shared`'s collector for the calling thread.
+#[inline]
+pub(crate) fn pin(shared: &Arc<Shared>) -> Guard {
+    let cached = CACHE.try_with(Cell::get).unwrap_or(Cached::NONE);
+    if cached.id == shared.id && !cached.handle.is_null() {
+        // SAFETY: as in `slot`; the handle is boxed in the live entry. Pinning may run
+        // deferred destructors, which may call into other arrays and replace the cache,
+        // but never remove this array's entry (it is not closed: we hold `&shared`).
+        return unsafe { &*cached.handle }.pin();
+    }
+    pin_slow(shared)
+}
+
+#[cold]
+fn pin_slow(shared: &Arc<Shared>) -> Guard {
+    let handle = with_entry(shared, |entry| {
+        let handle = entry
+            .handle
+            .get_or_insert_with(|| Box::new(shared.collector.register()));
+        &**handle as *const LocalHandle
+    });
+    match handle {
+        // SAFETY: points into the live entry, as in `pin`.
+        Some(handle) => unsafe { &*handle }.pin(),
+        // The guard keeps the registration alive after the temporary handle is dropped.
+        None => shared.collector.register().pin(),
+    }
+}
+
+/// Runs `f` on this thread's entry for `shared` (creating it), and refreshes the cache.
+/// `None` if the thread-local list is unavailable (re-entered, or torn down).
+fn with_entry<R>(shared: &Arc<Shared>, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+    ENTRIES
+        .try_with(|entries| {
+            let mut entries = entries.0.try_borrow_mut().ok()?;
+            let pos = match entries.iter().position(|e| e.shared.id == shared.id) {
+                Some(pos) => pos,
+                None => {
+                    // Relaxed: a pruning hint, see `Shared::close`.
+                    entries.retain(|e| !e.shared.closed.load(Ordering::Relaxed));
+                    entries.push(Entry {
+                        handle: None,
+                        slot: None,
+                        shared: Arc::clone(shared),
+                    });
+                    entries.len() - 1
+                }
+            };
+            let entry = &mut entries[pos];
+            let out = f(entry);
+            let cached = Cached {
+                id: shared.id,
+                slot: entry
+                    .slot
+                    .map_or(std::ptr::null(), |idx| slot_of(shared, idx) as *const Slot),
+                handle: entry
+                    .handle
+                    .as_deref()
+                    .map_or(std::ptr::null(), |h| h as *const LocalHandle),
+            };
+            let _ = CACHE.try_with(|c| c.set(cached));
+            Some(out)
+        })
+        .ok()
+        .flatten()
+}
+
+fn slot_of(shared: &Shared, idx: usize) -> &Slot {
+    shared
+        .registry
+        .get(idx)
+        .expect("a slot index handed out by acquire has its chunk installed")
+}

@@ -1,0 +1,78 @@
+//! The one place the core gets its atomics, fences and thread-locals from.
+//!
+//! Under `--cfg loom` everything comes from [`loom`], so the model checker sees every
+//! shared access; otherwise from `std`. No operation differs between the two branches:
+//! the same orderings and the same fences are checked that ship.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize};
+#[cfg(loom)]
+pub(crate) use loom::sync::Arc;
+#[cfg(loom)]
+pub(crate) use loom::thread_local;
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize};
+#[cfg(not(loom))]
+pub(crate) use std::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::thread_local;
+
+pub(crate) use std::sync::atomic::Ordering;
+
+/// One step of a wait for another thread's few remaining instructions.
+///
+/// Under loom this yields, so the model explores the other thread's progress instead of
+/// spinning forever; on real threads it spins briefly, then yields the core.
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    #[cfg(not(loom))]
+    step: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn snooze(&mut self) {
+        #[cfg(loom)]
+        loom::thread::yield_now();
+        #[cfg(not(loom))]
+        {
+            if self.step < 6 {
+                for _ in 0..(1u32 << self.step) {
+                    std::hint::spin_loop();
+                }
+                self.step += 1;
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Eight atomic words on one cache line of their own.
+#[repr(C, align(64))]
+#[derive(Debug)]
+pub(crate) struct Line(pub(crate) [AtomicU64; 8]);
+
+/// `n` cache lines of atomics, all zero.
+///
+/// On std this is one `alloc_zeroed` call, so pages the log never reaches are never
+/// touched (and never become resident). Loom atomics must be constructed one by one.
+pub(crate) fn zeroed_lines(n: usize) -> Box<[Line]> {
+    #[cfg(loom)]
+    {
+        (0..n)
+            .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
+            .collect()
+    }
+    #[cfg(not(loom))]
+    {
+        // SAFETY: `AtomicU64` has the same size, alignment and bit validity as `u64`
+        // (documented on the type) and `Line` is `repr(C)` over eight of them, so the
+        // all-zero bit pattern is a valid `Line` of eight `AtomicU64(0)`.
+        unsafe { Box::<[Line]>::new_zeroed_slice(n).assume_init() }
+    }
+}
