@@ -3,7 +3,7 @@
 set -euo pipefail
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 RUSTFLAGS="--cfg loom --cfg crossbeam_loom" CARGO_TARGET_DIR=target/loom \
-  cargo test -p snapstate --release --features loom --test loom_smoke
+  cargo test -p snapstate --release --features loom --test loom_smoke --test loom_features
 
 # The planted trap must be caught: the same model against the mutant build has to fail.
 echo "mutant check: the trap model must fail against --cfg snapstate_mutant"

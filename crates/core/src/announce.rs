@@ -48,7 +48,11 @@ const FIRST: usize = 4;
 /// One thread's announcement, alone on its cache line.
 #[derive(Debug)]
 pub(crate) struct Slot {
+    /// The epoch the owner is writing in, or `IDLE`.
     epoch: AtomicU64,
+    /// How many writes the owner has finished; written only by the owner. Lets
+    /// `wait_for_in_flight` tell a finished write from the next one in the same epoch.
+    done: AtomicU64,
     owner: AtomicUsize,
 }
 
@@ -56,24 +60,30 @@ impl Slot {
     fn new() -> Self {
         Slot {
             epoch: AtomicU64::new(IDLE),
+            done: AtomicU64::new(0),
             owner: AtomicUsize::new(FRESH),
         }
     }
 
     /// Announces that this thread is about to write in epoch `e`.
-    ///
-    /// Relaxed: the SeqCst fence the caller issues next orders this store before its
-    /// re-read of the clock; that fence pairs with the one in `snap()`.
     #[inline]
     pub(crate) fn announce(&self, e: u64) {
-        self.epoch.store(e, Ordering::Relaxed);
+        // Release: pairs with the Acquire load in `wait_for_in_flight`, so a compactor
+        // that sees this announcement also sees the `done` count of the previous write.
+        // Its ordering against the clock re-read comes from the caller's SeqCst fence,
+        // which pairs with the one in `snap()`. A plain store on x86.
+        self.epoch.store(e, Ordering::Release);
     }
 
     /// Announces that this thread's write is complete.
     #[inline]
     pub(crate) fn clear(&self) {
-        // Release: pairs with the Acquire load in `Registry::wait_for`, so the write
-        // happens-before the `snap()` that waited for it returns.
+        // Relaxed: only the owner writes `done`; readers order it through `epoch`.
+        let done = self.done.load(Ordering::Relaxed);
+        self.done.store(done.wrapping_add(1), Ordering::Relaxed);
+        // Release: pairs with the Acquire loads in `Registry::wait_for` and
+        // `wait_for_in_flight`, so the write happens-before the `snap()` that waited for
+        // it returns, and the `done` store above is visible with it.
         self.epoch.store(IDLE, Ordering::Release);
     }
 }
@@ -209,19 +219,90 @@ impl Registry {
     /// (module docs). Each wait lasts as long as the writer's remaining instructions of
     /// one `set_state`.
     pub(crate) fn wait_for(&self, e: u64) {
-        // Acquire: pairs with the AcqRel `fetch_add` in `acquire`; ordered after the
-        // caller's SeqCst fence, so a writer registered before its own fence is counted.
-        let next = self.next.load(Ordering::Acquire);
-        for idx in 0..next {
-            let Some(slot) = self.get(idx) else { continue };
-            let mut backoff = Backoff::new();
+        self.for_each_slot(|slot| {
             // Acquire: pairs with the Release in `Slot::clear`, so the writer's stores
             // happen-before this snap returns. Ordered after the caller's SeqCst fence:
             // the slot load of the Dekker pair in the module docs.
-            while slot.epoch.load(Ordering::Acquire) <= e {
-                backoff.snooze();
+            if slot.epoch.load(Ordering::Acquire) <= e {
+                let mut backoff = Backoff::new();
+                // Acquire: as above.
+                while slot.epoch.load(Ordering::Acquire) <= e {
+                    backoff.snooze();
+                }
+            }
+        });
+    }
+
+    /// Calls `f` on every slot handed out so far, chunk by chunk.
+    #[inline]
+    fn for_each_slot(&self, mut f: impl FnMut(&Slot)) {
+        // Acquire: pairs with the AcqRel `fetch_add` in `acquire`; ordered after the
+        // caller's SeqCst fence, so a writer registered before its own fence is counted.
+        let next = self.next.load(Ordering::Acquire);
+        // Chunk 0 is installed by `new` and holds the first `FIRST` slots: most arrays
+        // never have more writer threads than that.
+        // Relaxed: installed before the registry was shared.
+        let first = self.chunks[0].load(Ordering::Relaxed);
+        for off in 0..next.min(FIRST) {
+            // SAFETY: chunk 0 holds `FIRST` slots (see `new`), `off < FIRST`.
+            f(unsafe { &*first.add(off) });
+        }
+        if next > FIRST {
+            self.for_each_later_slot(next - FIRST, f);
+        }
+    }
+
+    #[cold]
+    fn for_each_later_slot(&self, mut left: usize, mut f: impl FnMut(&Slot)) {
+        for (k, cell) in self.chunks.iter().enumerate().skip(1) {
+            if left == 0 {
+                return;
+            }
+            let len = (FIRST << k).min(left);
+            left -= len;
+            // Acquire: pairs with the AcqRel install in `chunk`. (Also ordered after the
+            // caller's fence, so a chunk installed before a writer's fence is seen.)
+            let chunk = cell.load(Ordering::Acquire);
+            if chunk.is_null() {
+                continue; // its first taker has not installed it, so has not announced
+            }
+            for off in 0..len {
+                // SAFETY: a non-null chunk holds `FIRST << k` slots (see `get`) and
+                // `off < len <= FIRST << k`.
+                f(unsafe { &*chunk.add(off) });
             }
         }
+    }
+}
+
+impl Registry {
+    /// Waits until every write that was in flight when this was called has finished.
+    ///
+    /// The compactor's writer barrier. The caller has unlinked memory from every node
+    /// and then issued a SeqCst fence. A writer whose own fence came later reloads every
+    /// pointer after it and cannot reach the unlinked memory; a writer whose fence came
+    /// earlier has its announcement visible here (Dekker, as in the module docs), and
+    /// this waits until that slot shows anything else: the write ended (`done` moved on,
+    /// or `IDLE`), or it re-announced, which also means it passed a new fence after ours
+    /// and reloads everything.
+    pub(crate) fn wait_for_in_flight(&self) {
+        self.for_each_slot(|slot| {
+            // Acquire: pairs with the Release stores in `announce` and `clear`, so the
+            // `done` count read next is at least the one stored before that epoch.
+            let epoch = slot.epoch.load(Ordering::Acquire);
+            if epoch == IDLE {
+                return;
+            }
+            // Relaxed: ordered by the Acquire load above.
+            let done = slot.done.load(Ordering::Relaxed);
+            let mut backoff = Backoff::new();
+            // Acquire / Relaxed: as above.
+            while slot.epoch.load(Ordering::Acquire) == epoch
+                && slot.done.load(Ordering::Relaxed) == done
+            {
+                backoff.snooze();
+            }
+        });
     }
 }
 

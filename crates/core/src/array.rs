@@ -1,18 +1,26 @@
-//! [`SnapshotArray`], the public face of the core.
+//! [`SnapshotArray`], the public face of the core: the point operations.
+//!
+//! Bulk reads live in `bulk`, `advance` in `progress`, compaction and pins in `compact`
+//! and `pin`, the builder and retention in `builder`, checkpoints in `checkpoint`.
 
 use std::fmt;
 
+use crossbeam_utils::CachePadded;
+
+use crate::builder::Background;
 use crate::clock::Clock;
 use crate::local::{self, Shared};
-use crate::node::Node;
-use crate::sync::{fence, Arc, Ordering};
+use crate::node::{Node, ReadAt};
+use crate::pin::Pins;
+use crate::sync::{fence, Arc, AtomicU64, Mutex, Ordering};
 use crate::word::Word;
 use crate::{Error, SnapshotId};
 
 /// An array of `len` node states with linearizable point-in-time snapshots.
 ///
-/// Every method takes `&self` and may be called from any number of threads at once; no
-/// method takes a lock. See the [crate documentation](crate) for how it works.
+/// Every method takes `&self` and may be called from any number of threads at once;
+/// `set_state`, `snap` and the reads take no lock. See the [crate documentation](crate)
+/// for how it works.
 ///
 /// | operation | cost | progress |
 /// |---|---|---|
@@ -38,20 +46,35 @@ use crate::{Error, SnapshotId};
 /// # Ok::<(), snapstate::Error>(())
 /// ```
 pub struct SnapshotArray<T = u64> {
-    nodes: Box<[Node<T>]>,
-    clock: Clock,
-    shared: Arc<Shared>,
+    pub(crate) inner: Arc<Inner<T>>,
+    /// The background compactor, if the builder asked for one.
+    pub(crate) background: Option<Background>,
+}
+
+/// The array's state, shared with the background compactor thread if there is one.
+pub(crate) struct Inner<T> {
+    pub(crate) nodes: Box<[Node<T>]>,
+    pub(crate) clock: Clock,
+    pub(crate) shared: Arc<Shared>,
     /// The state of a node before its first write.
-    initial: T,
+    pub(crate) initial: T,
     /// How to free what a version word owns; captured where `T`'s bounds are known.
-    release: unsafe fn(u64),
+    pub(crate) release: unsafe fn(u64),
+    /// The oldest readable snapshot: ids below it were compacted away. Only raised.
+    pub(crate) floor: CachePadded<AtomicU64>,
+    pub(crate) pins: Mutex<Pins>,
+    /// Serialises reclamation passes.
+    pub(crate) reclaiming: Mutex<()>,
+    /// Keep only the last this-many snapshots readable (moves `floor` on every snap).
+    pub(crate) retain: Option<u64>,
 }
 
 impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// An array of `len` nodes, each starting at `T::default()` (0 for the default `u64`).
     ///
     /// Allocates the node table (8 bytes per node) and nothing else: a node's log is
-    /// allocated on its first write.
+    /// allocated on its first write. Keeps every snapshot until [`compact`](Self::compact)
+    /// is called; [`builder`](Self::builder) sets a retention instead.
     ///
     /// # Examples
     ///
@@ -65,16 +88,21 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     where
         T: Default,
     {
-        Self::with_initial(len, T::default(), 0)
+        Self::from_parts(
+            Inner::new(
+                (0..len).map(|_| Node::default()).collect(),
+                T::default(),
+                0,
+                None,
+            ),
+            None,
+        )
     }
 
-    fn with_initial(len: usize, initial: T, next_snapshot: u64) -> Self {
+    pub(crate) fn from_parts(inner: Inner<T>, background: Option<Background>) -> Self {
         SnapshotArray {
-            nodes: (0..len).map(|_| Node::default()).collect(),
-            clock: Clock::starting_at(next_snapshot),
-            shared: Shared::new(),
-            initial,
-            release: Word::<T>::release,
+            inner: Arc::new(inner),
+            background,
         }
     }
 
@@ -88,7 +116,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// ```
     #[inline]
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.inner.nodes.len()
     }
 
     /// Whether the array has no nodes.
@@ -101,15 +129,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
-    }
-
-    #[inline]
-    fn node(&self, idx: usize) -> Result<&Node<T>, Error> {
-        self.nodes.get(idx).ok_or(Error::IndexOutOfBounds {
-            idx,
-            len: self.nodes.len(),
-        })
+        self.inner.nodes.is_empty()
     }
 
     /// Sets node `idx`'s state.
@@ -138,38 +158,17 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// # Ok::<(), snapstate::Error>(())
     /// ```
     pub fn set_state(&self, idx: usize, state: T) -> Result<(), Error> {
-        let node = self.node(idx)?;
+        let inner = &*self.inner;
+        let node = inner.node(idx)?;
+        let guard = (!Word::<T>::is_inline()).then(|| local::pin(&inner.shared));
         let mut word = Word::<T>::encode(state);
-        let guard = (!Word::<T>::is_inline()).then(|| local::pin(&self.shared));
-        let slot = local::slot(&self.shared);
-        let mut e = self.clock.open();
-        loop {
-            #[cfg(not(snapstate_mutant))]
-            {
-                slot.announce(e);
-                // SeqCst: the writer half of the Dekker pair in `announce`: orders the
-                // announcement store before the clock re-read below, against the fence
-                // in `snap()` that orders its clock bump before its announcement scan.
-                // A total order over the two fences is exactly what is needed.
-                fence(Ordering::SeqCst);
-                let now = self.clock.open();
-                if now != e {
-                    e = now;
-                    continue;
-                }
+        inner.announced(|e| match node.write(e, word, guard.as_ref()) {
+            Ok(()) => Ok(()),
+            Err(back) => {
+                word = back;
+                Err(())
             }
-            // The planted bug of `--cfg snapstate_mutant`: the epoch comes from a clock
-            // read taken before the write with no announcement, so `snap()` can return
-            // `e` while this write is still on its way into epoch `e`.
-            match node.write(e, word, guard.as_ref()) {
-                Ok(()) => break,
-                Err(back) => {
-                    word = back;
-                    e = self.clock.open();
-                }
-            }
-        }
-        slot.clear();
+        });
         Ok(())
     }
 
@@ -178,7 +177,9 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// Costs `O(1)` in the number of nodes and in history: it closes the open epoch and
     /// waits for the `set_state` calls already inside that epoch to finish, which takes
     /// them a few instructions each (one load per thread that has written to this array).
-    /// It never waits for calls that start after it.
+    /// It never waits for calls that start after it. With a retention set by the
+    /// [`builder`](Self::builder), it also moves the oldest readable snapshot forward
+    /// (under the pin lock, still no per-node work).
     ///
     /// # Panics
     ///
@@ -192,24 +193,32 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// assert_eq!(array.snap().get(), 1);
     /// ```
     pub fn snap(&self) -> SnapshotId {
-        let e = self.clock.close_epoch();
-        // SeqCst: the snap half of the Dekker pair in `announce`: orders the clock bump
-        // above before the announcement loads in `wait_for`, against the writers' fences.
-        fence(Ordering::SeqCst);
-        self.shared.registry.wait_for(e);
-        self.clock.seal(e);
+        let e = self.inner.take_snapshot();
+        self.after_snapshot(e);
         SnapshotId::from(e)
+    }
+
+    /// Retention: moves the floor after snapshot `e` and nudges the compactor.
+    #[inline]
+    pub(crate) fn after_snapshot(&self, e: u64) {
+        if let Some(keep) = self.inner.retain {
+            self.inner.raise_floor((e + 1).saturating_sub(keep));
+            if let Some(background) = &self.background {
+                background.nudge();
+            }
+        }
     }
 
     /// Node `idx`'s state as of snapshot `snap`.
     ///
-    /// Once `snap()` has returned an id, the answer for that id never changes.
-    /// `O(log v)` for `v` versions of the node, wait-free, never blocks writers.
+    /// Once `snap()` has returned an id, the answer for that id never changes (until it is
+    /// compacted away). `O(log v)` for `v` versions of the node, wait-free, never blocks
+    /// writers.
     ///
     /// # Errors
     ///
     /// [`Error::IndexOutOfBounds`] if `idx >= len()`; [`Error::SnapshotNotTaken`] if no
-    /// `snap()` has returned `snap` yet.
+    /// `snap()` has returned `snap` yet; [`Error::Compacted`] if it was compacted away.
     ///
     /// # Examples
     ///
@@ -228,19 +237,11 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn fetch_state(&self, idx: usize, snap: SnapshotId) -> Result<T, Error> {
-        let node = self.node(idx)?;
-        let s = snap.get();
-        let taken = self.clock.sealed();
-        if s >= taken {
-            return Err(Error::SnapshotNotTaken { id: snap, taken });
-        }
-        let guard = local::pin(&self.shared);
-        Ok(match node.read_at(s, &guard) {
-            // SAFETY: the word was encoded by a writer of this array, and it was loaded
-            // under `guard`, which keeps a replaced box alive until after we unpin.
-            Some(word) => unsafe { Word::<T>::clone_out(word) },
-            None => self.initial.clone(),
-        })
+        let inner = &*self.inner;
+        let node = inner.node(idx)?;
+        inner.check_readable(snap)?;
+        let guard = local::pin(&inner.shared);
+        inner.value_at(node, snap, &guard)
     }
 
     /// Node `idx`'s current state: the value of the last `set_state` to it that
@@ -260,17 +261,19 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// # Ok::<(), snapstate::Error>(())
     /// ```
     pub fn current_state(&self, idx: usize) -> Result<T, Error> {
-        let node = self.node(idx)?;
-        let guard = local::pin(&self.shared);
+        let inner = &*self.inner;
+        let node = inner.node(idx)?;
+        let guard = local::pin(&inner.shared);
         Ok(match node.read_current(&guard) {
-            // SAFETY: as in `fetch_state`.
+            // SAFETY: the word was encoded by a writer of this array, and it was loaded
+            // under `guard`, which keeps a replaced box alive until after we unpin.
             Some(word) => unsafe { Word::<T>::clone_out(word) },
-            None => self.initial.clone(),
+            None => inner.initial.clone(),
         })
     }
 
-    /// The number of snapshots taken so far: ids `0..taken` are readable, and the next
-    /// `snap()` returns at least `taken`.
+    /// The number of snapshots taken so far: ids `0..taken` have been returned by
+    /// `snap()` (some may since have been compacted away).
     ///
     /// # Examples
     ///
@@ -281,11 +284,152 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// ```
     #[inline]
     pub fn snapshots_taken(&self) -> u64 {
-        self.clock.sealed()
+        self.inner.clock.sealed()
+    }
+
+    /// The oldest snapshot that can still be read; ids below it were compacted away.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let array: snapstate::SnapshotArray = snapstate::SnapshotArray::new(1);
+    /// assert_eq!(array.oldest_readable().get(), 0);
+    /// ```
+    #[inline]
+    pub fn oldest_readable(&self) -> SnapshotId {
+        SnapshotId::from(self.inner.floor())
     }
 }
 
-impl<T> Drop for SnapshotArray<T> {
+impl<T: Clone + Send + Sync + 'static> Inner<T> {
+    pub(crate) fn new(
+        nodes: Box<[Node<T>]>,
+        initial: T,
+        next_snapshot: u64,
+        retain: Option<u64>,
+    ) -> Self {
+        Inner {
+            nodes,
+            clock: Clock::starting_at(next_snapshot),
+            shared: Shared::new(),
+            initial,
+            release: Word::<T>::release,
+            floor: CachePadded::new(AtomicU64::new(next_snapshot.saturating_sub(1))),
+            pins: Mutex::new(Pins::default()),
+            reclaiming: Mutex::new(()),
+            retain,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn node(&self, idx: usize) -> Result<&Node<T>, Error> {
+        self.nodes.get(idx).ok_or(Error::IndexOutOfBounds {
+            idx,
+            len: self.nodes.len(),
+        })
+    }
+
+    /// The oldest readable snapshot id.
+    #[inline]
+    pub(crate) fn floor(&self) -> u64 {
+        // Acquire: pairs with the Release `fetch_max` in `raise_floor`, so a reader that
+        // sees a raised floor also sees the chain cuts made after it.
+        self.floor.load(Ordering::Acquire)
+    }
+
+    /// Whether `snap` has been taken and not compacted away.
+    #[inline]
+    pub(crate) fn check_readable(&self, snap: SnapshotId) -> Result<(), Error> {
+        let s = snap.get();
+        let taken = self.clock.sealed();
+        if s >= taken {
+            return Err(Error::SnapshotNotTaken { id: snap, taken });
+        }
+        let oldest = self.floor();
+        if s < oldest {
+            return Err(Error::Compacted {
+                id: snap,
+                oldest: SnapshotId::from(oldest),
+            });
+        }
+        Ok(())
+    }
+
+    /// Node `node`'s value at the readable snapshot `snap`.
+    #[inline]
+    pub(crate) fn value_at(
+        &self,
+        node: &Node<T>,
+        snap: SnapshotId,
+        guard: &crossbeam_epoch::Guard,
+    ) -> Result<T, Error> {
+        match node.read_at(snap.get(), guard) {
+            // SAFETY: the word was encoded by a writer of this array, and it was loaded
+            // under `guard`, which keeps a replaced box alive until after we unpin.
+            ReadAt::Found(word) => Ok(unsafe { Word::<T>::clone_out(word) }),
+            // No version at or before `snap`: the node was never written by then, unless
+            // a compaction that passed `snap` cut the chain under us.
+            ReadAt::Before => {
+                let oldest = self.floor();
+                if snap.get() < oldest {
+                    Err(Error::Compacted {
+                        id: snap,
+                        oldest: SnapshotId::from(oldest),
+                    })
+                } else {
+                    Ok(self.initial.clone())
+                }
+            }
+        }
+    }
+
+    /// Closes the open epoch, waits for its writers, seals it, and returns its id.
+    #[inline]
+    pub(crate) fn take_snapshot(&self) -> u64 {
+        let e = self.clock.close_epoch();
+        // SeqCst: the snap half of the Dekker pair in `announce`: orders the clock bump
+        // above before the announcement loads in `wait_for`, against the writers' fences.
+        fence(Ordering::SeqCst);
+        self.shared.registry.wait_for(e);
+        self.clock.seal(e);
+        e
+    }
+
+    /// Runs `write(e)` announced in the open epoch `e`, re-announcing while it reports a
+    /// stale epoch (`Err`). The announcement protocol of `announce`.
+    #[inline]
+    pub(crate) fn announced<R>(&self, mut write: impl FnMut(u64) -> Result<R, ()>) -> R {
+        let slot = local::slot(&self.shared);
+        let mut e = self.clock.open();
+        let out = loop {
+            #[cfg(not(snapstate_mutant))]
+            {
+                slot.announce(e);
+                // SeqCst: the writer half of the Dekker pair in `announce`: orders the
+                // announcement store before the clock re-read below, against the fence
+                // in `snap()` that orders its clock bump before its announcement scan.
+                // A total order over the two fences is exactly what is needed.
+                fence(Ordering::SeqCst);
+                let now = self.clock.open();
+                if now != e {
+                    e = now;
+                    continue;
+                }
+            }
+            // The planted bug of `--cfg snapstate_mutant`: the epoch comes from a clock
+            // read taken before the write with no announcement, so `snap()` can return
+            // `e` while this write is still on its way into epoch `e`.
+            match write(e) {
+                Ok(out) => break out,
+                Err(()) => e = self.clock.open(),
+            }
+        };
+        slot.clear();
+        out
+    }
+}
+
+impl<T> Drop for Inner<T> {
     fn drop(&mut self) {
         self.shared.close();
         for node in self.nodes.iter_mut() {
@@ -294,11 +438,25 @@ impl<T> Drop for SnapshotArray<T> {
     }
 }
 
+impl<T> Drop for SnapshotArray<T> {
+    fn drop(&mut self) {
+        // Stop and join the compactor first: it holds the other reference to `inner`.
+        if let Some(background) = self.background.take() {
+            background.stop();
+        }
+    }
+}
+
 impl<T> fmt::Debug for SnapshotArray<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SnapshotArray")
-            .field("len", &self.nodes.len())
-            .field("snapshots_taken", &self.clock.sealed())
+            .field("len", &self.inner.nodes.len())
+            .field("snapshots_taken", &self.inner.clock.sealed())
+            .field(
+                "oldest_readable",
+                // Relaxed: a debug view.
+                &self.inner.floor.load(Ordering::Relaxed),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -3,15 +3,26 @@
 
 mod announce;
 mod array;
+mod builder;
+mod bulk;
+pub mod checkpoint;
 mod clock;
+mod compact;
 mod error;
 mod id;
 mod local;
 mod node;
+mod pin;
+mod progress;
 mod segment;
 mod sync;
 mod word;
 
 pub use array::SnapshotArray;
+pub use builder::Builder;
+pub use bulk::SnapshotIter;
+pub use checkpoint::CheckpointError;
+pub use compact::Stats;
 pub use error::Error;
 pub use id::SnapshotId;
+pub use pin::SnapshotPin;

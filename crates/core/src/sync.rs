@@ -20,6 +20,39 @@ pub(crate) use std::thread_local;
 
 pub(crate) use std::sync::atomic::Ordering;
 
+/// A mutex for the rare paths that take one (pins and compaction; never `set_state`,
+/// `snap` without retention, or the reads): `parking_lot` on std, loom's under loom.
+#[derive(Debug, Default)]
+pub(crate) struct Mutex<T> {
+    #[cfg(not(loom))]
+    inner: parking_lot::Mutex<T>,
+    #[cfg(loom)]
+    inner: loom::sync::Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Mutex {
+            #[cfg(not(loom))]
+            inner: parking_lot::Mutex::new(value),
+            #[cfg(loom)]
+            inner: loom::sync::Mutex::new(value),
+        }
+    }
+
+    #[cfg(not(loom))]
+    pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
+        self.inner.lock()
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+        // A panic while holding one of these locks leaves only plain data behind
+        // (a pin count map, a unit), so a poisoned lock is still consistent.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// One step of a wait for another thread's few remaining instructions.
 ///
 /// Under loom this yields, so the model explores the other thread's progress instead of

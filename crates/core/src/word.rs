@@ -79,6 +79,26 @@ impl<T: Clone + Send + Sync + 'static> Word<T> {
         }
     }
 
+    /// Compares the value a word holds with `other`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Word::clone_out`].
+    #[inline]
+    pub(crate) unsafe fn cmp_to(word: u64, other: &T) -> std::cmp::Ordering
+    where
+        T: Ord,
+    {
+        if Self::is_inline() {
+            // SAFETY: forwarded from the caller; inline values are plain data.
+            unsafe { Self::clone_out(word) }.cmp(other)
+        } else {
+            let ptr: *const T = std::ptr::with_exposed_provenance(word as usize);
+            // SAFETY: as in `clone_out`: the box is alive.
+            unsafe { (*ptr).cmp(other) }
+        }
+    }
+
     /// Takes the value back out of a word that was never shared.
     ///
     /// # Safety

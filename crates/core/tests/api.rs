@@ -233,6 +233,6 @@ fn array_is_send_and_sync_and_debug() {
     a.snap();
     assert_eq!(
         format!("{a:?}"),
-        "SnapshotArray { len: 2, snapshots_taken: 1, .. }"
+        "SnapshotArray { len: 2, snapshots_taken: 1, oldest_readable: 0, .. }"
     );
 }

@@ -9,6 +9,9 @@ use snapstate::{Error, SnapshotArray, SnapshotId};
 struct Classic {
     nodes: Vec<Vec<(u64, u64)>>,
     snaps: u64,
+    /// Compaction: the oldest readable snapshot, and the pinned ids.
+    floor: u64,
+    pins: Vec<u64>,
 }
 
 impl Classic {
@@ -16,6 +19,8 @@ impl Classic {
         Classic {
             nodes: vec![vec![(0, 0)]; n],
             snaps: 0,
+            floor: 0,
+            pins: Vec::new(),
         }
     }
 
@@ -43,14 +48,43 @@ impl Classic {
             .nodes
             .get(idx)
             .ok_or(Error::IndexOutOfBounds { idx, len })?;
+        self.readable(s)?;
+        let i = log.partition_point(|&(e, _)| e <= s);
+        Ok(log[i - 1].1)
+    }
+
+    fn readable(&self, s: u64) -> Result<(), Error> {
         if s >= self.snaps {
             return Err(Error::SnapshotNotTaken {
                 id: SnapshotId::from(s),
                 taken: self.snaps,
             });
         }
-        let i = log.partition_point(|&(e, _)| e <= s);
-        Ok(log[i - 1].1)
+        if s < self.floor {
+            return Err(Error::Compacted {
+                id: SnapshotId::from(s),
+                oldest: SnapshotId::from(self.floor),
+            });
+        }
+        Ok(())
+    }
+
+    fn compact(&mut self, before: u64) -> Result<SnapshotId, Error> {
+        if before >= self.snaps {
+            return Err(Error::SnapshotNotTaken {
+                id: SnapshotId::from(before),
+                taken: self.snaps,
+            });
+        }
+        let lowest_pin = self.pins.iter().copied().min().unwrap_or(u64::MAX);
+        self.floor = self.floor.max(before.min(lowest_pin));
+        Ok(SnapshotId::from(self.floor))
+    }
+
+    fn pin(&mut self, s: u64) -> Result<(), Error> {
+        self.readable(s)?;
+        self.pins.push(s);
+        Ok(())
     }
 
     fn current(&self, idx: usize) -> Result<u64, Error> {
@@ -69,6 +103,10 @@ enum Op {
     Snap,
     Fetch(usize, u64),
     Current(usize),
+    Compact(u64),
+    Pin(u64),
+    Unpin(usize),
+    Advance(usize, u64),
 }
 
 fn op(n: usize) -> impl Strategy<Value = Op> {
@@ -81,6 +119,16 @@ fn op(n: usize) -> impl Strategy<Value = Op> {
     ]
 }
 
+fn op_with_compaction(n: usize) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => op(n),
+        1 => (0u64..45).prop_map(Op::Compact),
+        1 => (0u64..40).prop_map(Op::Pin),
+        1 => (0usize..8).prop_map(Op::Unpin),
+        2 => (0..n + 2, 0u64..1000).prop_map(|(i, v)| Op::Advance(i, v)),
+    ]
+}
+
 fn as_string(v: u64) -> String {
     if v == 0 {
         String::new()
@@ -89,12 +137,12 @@ fn as_string(v: u64) -> String {
     }
 }
 
+/// 256 cases (8 under Miri), or `PROPTEST_CASES` for a longer run.
 fn cases() -> u32 {
-    if cfg!(miri) {
-        8
-    } else {
-        256
-    }
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(if cfg!(miri) { 8 } else { 256 })
 }
 
 proptest! {
@@ -110,6 +158,7 @@ proptest! {
                 Op::Snap => prop_assert_eq!(array.snap().get(), model.snap()),
                 Op::Fetch(i, s) => prop_assert_eq!(array.fetch_state(i, SnapshotId::from(s)), model.fetch(i, s)),
                 Op::Current(i) => prop_assert_eq!(array.current_state(i), model.current(i)),
+                _ => unreachable!("this strategy makes no compaction ops"),
             }
         }
         // Every snapshot still reads as the model says, after the whole history.
@@ -138,7 +187,68 @@ proptest! {
                     model.fetch(i, s).map(as_string)
                 ),
                 Op::Current(i) => prop_assert_eq!(array.current_state(i), model.current(i).map(as_string)),
+                _ => unreachable!("this strategy makes no compaction ops"),
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Compaction, pins and `advance` mixed in: every answer, every error (with its
+    /// oldest readable id), and the data of every readable snapshot agree with the model,
+    /// and memory is actually given back.
+    #[test]
+    fn compaction_and_pins_match_the_model(n in 1usize..4, ops in proptest::collection::vec(op_with_compaction(3), 0..if cfg!(miri) { 40 } else { 300 })) {
+        let array: SnapshotArray = SnapshotArray::new(n);
+        let mut model = Classic::new(n);
+        let mut pins = Vec::new();
+        for op in ops {
+            match op {
+                Op::Set(i, v) => prop_assert_eq!(array.set_state(i, v), model.set(i, v)),
+                Op::Snap => prop_assert_eq!(array.snap().get(), model.snap()),
+                Op::Fetch(i, s) => prop_assert_eq!(array.fetch_state(i, SnapshotId::from(s)), model.fetch(i, s)),
+                Op::Current(i) => prop_assert_eq!(array.current_state(i), model.current(i)),
+                Op::Compact(b) => prop_assert_eq!(array.compact(SnapshotId::from(b)), model.compact(b)),
+                Op::Pin(s) => match (array.pin(SnapshotId::from(s)), model.pin(s)) {
+                    (Ok(pin), Ok(())) => pins.push(pin),
+                    (got, want) => prop_assert_eq!(got.map(|_| ()), want),
+                },
+                Op::Unpin(k) => {
+                    if !pins.is_empty() {
+                        let pin = pins.remove(k % pins.len());
+                        let at = model.pins.iter().position(|&p| p == pin.id().get()).unwrap();
+                        model.pins.remove(at);
+                    }
+                }
+                Op::Advance(i, v) => {
+                    let want = model.current(i).map(|cur| {
+                        let raise = v > cur;
+                        if raise {
+                            model.set(i, v).unwrap();
+                        }
+                        raise
+                    });
+                    prop_assert_eq!(array.advance(i, v), want);
+                }
+            }
+            prop_assert_eq!(array.oldest_readable().get(), model.floor);
+            prop_assert_eq!(array.live_pins(), model.pins.len());
+        }
+        for s in 0..model.snaps {
+            prop_assert_eq!(array.fetch_all(SnapshotId::from(s)), (0..n).map(|i| model.fetch(i, s)).collect::<Result<Vec<_>, _>>());
+        }
+        // With no pins left and every epoch sealed by one more snap, compacting to the
+        // newest snapshot leaves each node exactly one version: the one it needs.
+        drop(pins);
+        model.pins.clear();
+        let newest = model.snap();
+        prop_assert_eq!(array.snap().get(), newest);
+        prop_assert_eq!(array.compact(SnapshotId::from(newest)), model.compact(newest));
+        prop_assert!(array.stats().versions <= n as u64, "{:?}", array.stats());
+        for i in 0..n {
+            prop_assert_eq!(array.fetch_state(i, SnapshotId::from(newest)), model.fetch(i, newest));
         }
     }
 }

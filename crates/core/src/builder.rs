@@ -1,0 +1,241 @@
+//! [`Builder`]: retention and the background compactor.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::array::Inner;
+use crate::node::Node;
+use crate::SnapshotArray;
+
+/// Configures a [`SnapshotArray`]: its length, the nodes' initial state, and how many
+/// snapshots to keep.
+///
+/// # Examples
+///
+/// ```
+/// use snapstate::SnapshotArray;
+///
+/// // Keep the last 8 snapshots readable; a background thread reclaims older versions.
+/// let array: SnapshotArray = SnapshotArray::builder().len(4).retain_last(8).build();
+/// for round in 1..=20 {
+///     array.set_state(0, round)?;
+///     array.snap();
+/// }
+/// assert_eq!(array.oldest_readable().get(), 12);
+/// # Ok::<(), snapstate::Error>(())
+/// ```
+pub struct Builder<T = u64> {
+    len: usize,
+    initial: T,
+    retain: Option<u64>,
+    background: Option<bool>,
+    interval: Duration,
+}
+
+impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
+    /// A builder for an array whose nodes start at `T::default()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let array: snapstate::SnapshotArray = snapstate::SnapshotArray::builder().len(3).build();
+    /// assert_eq!(array.len(), 3);
+    /// ```
+    pub fn builder() -> Builder<T>
+    where
+        T: Default,
+    {
+        Builder {
+            len: 0,
+            initial: T::default(),
+            retain: None,
+            background: None,
+            interval: Duration::from_millis(10),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Builder<T> {
+    /// The number of nodes (default 0).
+    pub fn len(mut self, len: usize) -> Self {
+        self.len = len;
+        self
+    }
+
+    /// The state of every node before its first write (default `T::default()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let array: snapstate::SnapshotArray<i64> =
+    ///     snapstate::SnapshotArray::builder().len(1).initial(-1).build();
+    /// assert_eq!(array.current_state(0)?, -1);
+    /// # Ok::<(), snapstate::Error>(())
+    /// ```
+    pub fn initial(mut self, initial: T) -> Self {
+        self.initial = initial;
+        self
+    }
+
+    /// Keep only the last `k` snapshots readable (at least 1; 0 is taken as 1): every
+    /// `snap()` moves the oldest readable snapshot to `newest - k + 1`, stopping at pins.
+    ///
+    /// Versions that only older snapshots could see are reclaimed by a background thread
+    /// (see [`background_compaction`](Self::background_compaction)) or by
+    /// [`SnapshotArray::compact`].
+    pub fn retain_last(mut self, k: u64) -> Self {
+        self.retain = Some(k.max(1));
+        self
+    }
+
+    /// Whether a background thread reclaims memory after the floor moves (default: on
+    /// when [`retain_last`](Self::retain_last) is set, off otherwise). The thread is
+    /// named `snapstate-compactor`, sleeps until a `snap()` moves the floor, runs at most
+    /// once per [`compaction_interval`](Self::compaction_interval), and is joined when
+    /// the array is dropped. Without it, call [`SnapshotArray::compact`] yourself.
+    pub fn background_compaction(mut self, on: bool) -> Self {
+        self.background = Some(on);
+        self
+    }
+
+    /// The least time between two background reclamation passes (default 10 ms).
+    pub fn compaction_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Builds the array.
+    pub fn build(self) -> SnapshotArray<T> {
+        let nodes = (0..self.len).map(|_| Node::default()).collect();
+        let inner = Inner::new(nodes, self.initial, 0, self.retain);
+        let wanted = self.background.unwrap_or(self.retain.is_some());
+        SnapshotArray::with_background(inner, wanted, self.interval)
+    }
+}
+
+impl<T> fmt::Debug for Builder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("len", &self.len)
+            .field("retain", &self.retain)
+            .field("background", &self.background)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
+    pub(crate) fn with_background(inner: Inner<T>, wanted: bool, interval: Duration) -> Self {
+        let mut array = SnapshotArray::from_parts(inner, None);
+        if wanted {
+            array.background = Background::start(&array, interval);
+        }
+        array
+    }
+}
+
+/// The background compactor's handle, owned by the array.
+#[cfg(not(loom))]
+pub(crate) struct Background {
+    signal: std::sync::Arc<Signal>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Loom models never build a background thread; this stands in for it.
+#[cfg(loom)]
+pub(crate) struct Background;
+
+#[cfg(not(loom))]
+#[derive(Default)]
+struct Signal {
+    // Not modelled by loom on purpose: the compactor thread exists only outside loom.
+    due: std::sync::atomic::AtomicBool,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(not(loom))]
+impl Background {
+    fn start<T: Clone + Send + Sync + 'static>(
+        array: &SnapshotArray<T>,
+        interval: Duration,
+    ) -> Option<Background> {
+        use std::sync::atomic::Ordering;
+
+        let signal = std::sync::Arc::new(Signal::default());
+        let inner = std::sync::Arc::clone(&array.inner);
+        let thread_signal = std::sync::Arc::clone(&signal);
+        let thread = std::thread::Builder::new()
+            .name("snapstate-compactor".into())
+            .spawn(move || loop {
+                // Acquire: pairs with the Release in `stop`.
+                if thread_signal.stop.load(Ordering::Acquire) {
+                    return;
+                }
+                // AcqRel: consumes a nudge (Acquire pairs with `nudge`'s Release).
+                if !thread_signal.due.swap(false, Ordering::AcqRel) {
+                    // Nothing due: sleep until a nudge or `stop` unparks us (an unpark
+                    // that came after the swap above makes this return at once).
+                    std::thread::park();
+                    continue;
+                }
+                inner.reclaim();
+                // Rest for the interval, waking early only to stop.
+                let start = std::time::Instant::now();
+                while start.elapsed() < interval {
+                    std::thread::park_timeout(interval.saturating_sub(start.elapsed()));
+                    // Acquire: as above.
+                    if thread_signal.stop.load(Ordering::Acquire) {
+                        return;
+                    }
+                }
+            })
+            // A thread that cannot be spawned leaves compaction to explicit calls.
+            .ok()?;
+        Some(Background {
+            signal,
+            thread: Some(thread),
+        })
+    }
+
+    /// Tells the compactor the floor moved. Cheap when it is already due.
+    pub(crate) fn nudge(&self) {
+        use std::sync::atomic::Ordering;
+        // AcqRel: Release pairs with the compactor's Acquire swap; only the first nudge
+        // after a pass pays for the unpark.
+        if !self.signal.due.swap(true, Ordering::AcqRel) {
+            if let Some(thread) = &self.thread {
+                thread.thread().unpark();
+            }
+        }
+    }
+
+    /// Stops and joins the compactor.
+    pub(crate) fn stop(mut self) {
+        use std::sync::atomic::Ordering;
+        // Release: pairs with the compactor's Acquire loads of `stop`.
+        self.signal.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            // A panic in the compactor has already been reported on its thread; the
+            // array is still consistent (reclamation only frees what it unlinked).
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(loom)]
+impl Background {
+    fn start<T>(_: &SnapshotArray<T>, _: Duration) -> Option<Background> {
+        None
+    }
+
+    pub(crate) fn nudge(&self) {}
+
+    pub(crate) fn stop(self) {}
+}
+
+impl fmt::Debug for Background {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Background")
+    }
+}

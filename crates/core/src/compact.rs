@@ -1,0 +1,259 @@
+//! Compaction: dropping versions no readable snapshot can see, and reclaiming them.
+//!
+//! Compaction has two halves. *Raising the floor* (the oldest readable snapshot) is
+//! `O(1)` under the pin lock; from then on reads below the floor fail with
+//! [`Error::Compacted`]. *Reclaiming* walks every node and frees what no snapshot at or
+//! above the floor, and no current state, can reach:
+//!
+//! 1. Find the segment holding the version visible at the floor (call it `j`). Every
+//!    segment before it is dead: cut the chain there.
+//! 2. If at least half of that segment is dead and its last version is sealed (no writer
+//!    can touch its slots again), freeze it against new claims, copy its live suffix
+//!    into a right-sized segment, and link the copy in its place.
+//! 3. Wait until every `set_state` that was in flight when the unlinking happened has
+//!    finished (`Registry::wait_for_in_flight`: writers do not pin the collector), then
+//!    hand the unlinked memory to the array's crossbeam-epoch collector, which frees it
+//!    once no reader pinned before the unlink is still looking.
+//!
+//! Readers never block on any of this; a reader racing a floor raise either finishes
+//! with the old answer (linearized before the raise) or meets a cut chain, re-reads the
+//! floor and reports `Compacted` (linearized after it).
+
+use crossbeam_epoch::Guard;
+
+use crate::array::Inner;
+use crate::local;
+use crate::node::{free_chain, Node};
+use crate::segment::{epoch_of, is_ready, Segment};
+use crate::sync::{fence, Ordering};
+use crate::{Error, SnapshotArray, SnapshotId};
+
+/// Memory a reclamation pass unlinked, freed once no thread can reach it.
+enum Retired<T> {
+    /// A whole chain of segments and all the words they hold.
+    Chain(*mut Segment<T>),
+    /// One segment whose slots `j..` were copied elsewhere: free it and the words of
+    /// slots `..j` only.
+    Prefix(*mut Segment<T>, usize),
+}
+
+/// A batch of retired memory on its way to the collector.
+struct Garbage<T> {
+    items: Vec<Retired<T>>,
+    release: unsafe fn(u64),
+}
+
+// SAFETY: the batch owns the unlinked segments and the values in their words outright
+// (nothing else can reach them once it is handed to the collector); `T: Send`, so the
+// values may be dropped on whichever thread the collector runs the batch.
+unsafe impl<T: Send> Send for Garbage<T> {}
+
+impl<T> Garbage<T> {
+    /// # Safety
+    ///
+    /// No thread can reach the retired memory any more.
+    unsafe fn free(self) {
+        for item in self.items {
+            match item {
+                // SAFETY: forwarded from the caller; the chain was cut off its node.
+                Retired::Chain(head) => unsafe { free_chain(head, self.release) },
+                Retired::Prefix(seg, j) => {
+                    // SAFETY: forwarded; the segment was unlinked and its `prev` cut.
+                    let seg = unsafe { Box::from_raw(seg) };
+                    // SAFETY: words `..j` are dead and owned here; `j..` were copied.
+                    unsafe { seg.release_words(0..j, self.release) };
+                }
+            }
+        }
+    }
+}
+
+/// What an array holds, for watching memory. See [`SnapshotArray::stats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Versions held in the nodes' logs (including dead ones not yet reclaimed).
+    pub versions: u64,
+    /// Bytes held by the logs: segment headers and slots (not boxed values' contents).
+    pub bytes: u64,
+    /// The oldest snapshot that can still be read.
+    pub oldest_readable: SnapshotId,
+    /// How many snapshots have been taken.
+    pub snapshots_taken: u64,
+    /// Live [`SnapshotPin`](crate::SnapshotPin)s.
+    pub live_pins: usize,
+}
+
+impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
+    /// Makes every snapshot older than `before` unreadable and reclaims the versions that
+    /// only they could see. Returns the oldest readable snapshot afterwards.
+    ///
+    /// Never passes a pinned snapshot: the floor stops at the oldest pin. Concurrent with
+    /// everything else and never blocks writers or readers; it waits for `set_state`
+    /// calls in flight (their few remaining instructions) before freeing anything, and
+    /// takes `O(len)` plus the work of copying partly dead segments. Concurrent
+    /// compactions are serialised.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SnapshotNotTaken`] if `before` has not been taken (it stays readable, so
+    /// it must exist).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use snapstate::{Error, SnapshotArray};
+    ///
+    /// let array: SnapshotArray = SnapshotArray::new(1);
+    /// let old = array.snap();
+    /// array.set_state(0, 5)?;
+    /// let new = array.snap();
+    /// assert_eq!(array.compact(new)?, new);
+    /// assert!(matches!(array.fetch_state(0, old), Err(Error::Compacted { .. })));
+    /// assert_eq!(array.fetch_state(0, new)?, 5);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn compact(&self, before: SnapshotId) -> Result<SnapshotId, Error> {
+        let taken = self.inner.clock.sealed();
+        if before.get() >= taken {
+            return Err(Error::SnapshotNotTaken { id: before, taken });
+        }
+        let floor = self.inner.raise_floor(before.get());
+        self.inner.reclaim();
+        Ok(SnapshotId::from(floor))
+    }
+
+    /// What the array holds: versions, bytes, the oldest readable snapshot, live pins.
+    ///
+    /// Walks every node's log (`O(len + segments)`), without blocking anyone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let array: snapstate::SnapshotArray = snapstate::SnapshotArray::new(2);
+    /// array.set_state(0, 1)?;
+    /// array.snap();
+    /// array.set_state(0, 2)?;
+    /// let stats = array.stats();
+    /// assert_eq!(stats.versions, 2);
+    /// assert_eq!(stats.snapshots_taken, 1);
+    /// assert_eq!(stats.oldest_readable.get(), 0);
+    /// # Ok::<(), snapstate::Error>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        let inner = &*self.inner;
+        let guard = local::pin(&inner.shared);
+        let (mut versions, mut bytes) = (0u64, 0u64);
+        for node in inner.nodes.iter() {
+            let (v, b) = node.footprint(&guard);
+            versions += v as u64;
+            bytes += b as u64;
+        }
+        Stats {
+            versions,
+            bytes,
+            oldest_readable: SnapshotId::from(inner.floor()),
+            snapshots_taken: inner.clock.sealed(),
+            live_pins: inner.pins.lock().live(),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Inner<T> {
+    /// One reclamation pass at the current floor (see the module docs).
+    pub(crate) fn reclaim(&self) {
+        let _serial = self.reclaiming.lock();
+        let floor = self.floor();
+        let sealed = self.clock.sealed();
+        let guard = local::pin(&self.shared);
+        let mut items = Vec::new();
+        for node in self.nodes.iter() {
+            compact_node(node, floor, sealed, &guard, &mut items);
+        }
+        if items.is_empty() {
+            return;
+        }
+        // SeqCst: the compactor half of the Dekker pair with writers' announcement fences
+        // (`Registry::wait_for_in_flight`): orders the unlinking above before the scan of
+        // the announcements.
+        fence(Ordering::SeqCst);
+        self.shared.registry.wait_for_in_flight();
+        let garbage = Garbage {
+            items,
+            release: self.release,
+        };
+        // SAFETY: the memory is unlinked from every node, and every writer that could
+        // have loaded a pointer to it has finished; the collector runs this only after
+        // every reader pinned before now has unpinned.
+        guard.defer(move || unsafe { garbage.free() });
+        guard.flush();
+    }
+}
+
+/// Unlinks what node `node` no longer needs at `floor` into `out`.
+fn compact_node<T: Clone + Send + Sync + 'static>(
+    node: &Node<T>,
+    floor: u64,
+    sealed: u64,
+    _guard: &Guard,
+    out: &mut Vec<Retired<T>>,
+) {
+    // Find the segment holding the version visible at `floor`, and its successor.
+    let mut succ: *mut Segment<T> = std::ptr::null_mut();
+    let mut seg_ptr = node.tail();
+    loop {
+        if seg_ptr.is_null() {
+            return; // no version at or before the floor: everything is live
+        }
+        // SAFETY: reached from the tail; only this (serialised) pass unlinks segments,
+        // so every segment on the chain stays allocated while it walks.
+        let seg = unsafe { &*seg_ptr };
+        if seg.first_epoch() <= floor {
+            break;
+        }
+        succ = seg_ptr;
+        seg_ptr = seg.prev();
+    }
+    // SAFETY: as above.
+    let seg = unsafe { &*seg_ptr };
+    let j = seg.search(floor);
+
+    let older = seg.prev();
+    if !older.is_null() {
+        seg.set_prev(std::ptr::null_mut());
+        out.push(Retired::Chain(older));
+    }
+
+    // Rewrite the segment if at least half of what it holds is dead.
+    let last = seg.last_claimed();
+    if j == 0 || 2 * j < last + 1 {
+        return;
+    }
+    let last = seg.freeze();
+    // Acquire: pairs with `publish`.
+    let tag = seg.tag(last).load(Ordering::Acquire);
+    if !is_ready(tag) || epoch_of(tag) >= sealed {
+        // A writer of an open epoch may still write in place; try again next pass. The
+        // segment stays frozen, so its next append moves to a fresh, right-sized one.
+        return;
+    }
+    let copy = Box::into_raw(Segment::copy_of(seg, j, last));
+    if succ.is_null() && !node.replace_tail(seg_ptr, copy) {
+        // A writer appended a segment after ours (it found ours frozen) in the meantime.
+        let mut p = node.tail();
+        while succ.is_null() {
+            assert!(!p.is_null(), "the segment being rewritten is still linked");
+            // SAFETY: as above.
+            let s = unsafe { &*p };
+            if s.prev() == seg_ptr {
+                succ = p;
+            }
+            p = s.prev();
+        }
+    }
+    if !succ.is_null() {
+        // SAFETY: as above.
+        unsafe { &*succ }.set_prev(copy);
+    }
+    out.push(Retired::Prefix(seg_ptr, j));
+}
