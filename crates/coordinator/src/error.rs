@@ -148,7 +148,7 @@ impl fmt::Display for CheckpointDirError {
             }
             CheckpointDirError::Foreign { dir } => write!(
                 f,
-                "{} is not a snapstate checkpoint directory (it has files but no {}); use an empty or new directory",
+                "{} is not a snapstate checkpoint directory (it holds other files and no {}); use an empty or new directory",
                 dir.display(),
                 crate::durable::MANIFEST
             ),

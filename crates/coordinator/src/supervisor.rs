@@ -213,7 +213,12 @@ impl<J: Job> Supervisor<J> {
     fn find_stalls(&mut self, stats: &mut RunStats) -> Result<(), CoordinatorError> {
         let now = Instant::now();
         for node in 0..self.nodes.len() {
-            if self.nodes[node].done || self.nodes[node].handle.is_none() {
+            let ended = self.nodes[node]
+                .handle
+                .as_ref()
+                .is_none_or(JoinHandle::is_finished);
+            if self.nodes[node].done || ended {
+                // An ended worker is classified by `reap` (panic or exit), not as a stall.
                 continue;
             }
             let progress = self.shared.array.current_state(node)?;

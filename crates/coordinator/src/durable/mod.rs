@@ -49,6 +49,17 @@ pub(crate) struct Resumed<O> {
     pub(crate) outputs: Vec<(usize, O)>,
 }
 
+/// Deletes temporary files a killed writer left behind (see `fsutil::write_atomic`).
+fn remove_temp_files(dir: &Path) -> Result<(), CheckpointDirError> {
+    for entry in fs::read_dir(dir).map_err(io_at(dir))? {
+        let entry = entry.map_err(io_at(dir))?;
+        if entry.file_name().to_string_lossy().contains(".tmp-") {
+            fs::remove_file(entry.path()).map_err(io_at(entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
 impl CheckpointStore {
     /// Opens `dir` for job `job` with plan `plan`, creating it (and its manifest) if it is
     /// new or empty.
@@ -60,7 +71,7 @@ impl CheckpointStore {
                 reason: "exists and is not a directory".to_owned(),
             });
         }
-        fs::create_dir_all(dir.join(OUTPUTS)).map_err(io_at(dir))?;
+        fs::create_dir_all(dir).map_err(io_at(dir))?;
         let manifest_path = dir.join(MANIFEST);
         match fs::read(&manifest_path) {
             Ok(bytes) => {
@@ -90,15 +101,9 @@ impl CheckpointStore {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let foreign = fs::read_dir(dir)
-                    .map_err(io_at(dir))?
-                    .filter_map(Result::ok)
-                    .any(|entry| entry.file_name() != OUTPUTS);
-                let outputs_used = fs::read_dir(dir.join(OUTPUTS))
-                    .map_err(io_at(dir.join(OUTPUTS)))?
-                    .next()
-                    .is_some();
-                if foreign || outputs_used {
+                // Only an empty directory becomes a checkpoint directory: never write
+                // into one that holds someone else's files.
+                if fs::read_dir(dir).map_err(io_at(dir))?.next().is_some() {
                     return Err(CheckpointDirError::Foreign {
                         dir: dir.to_owned(),
                     });
@@ -108,6 +113,9 @@ impl CheckpointStore {
             }
             Err(e) => return Err(io_at(&manifest_path)(e)),
         }
+        fs::create_dir_all(dir.join(OUTPUTS)).map_err(io_at(dir.join(OUTPUTS)))?;
+        remove_temp_files(dir)?;
+        remove_temp_files(&dir.join(OUTPUTS))?;
         Ok(CheckpointStore {
             dir: dir.to_owned(),
             plan,

@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 /// from it.
 ///
 /// Shards of the corpus are dealt to worker threads; each worker reports its progress
-/// (shards done) into a lock-free snapshot array, and the coordinator snapshots it every
-/// few milliseconds. A shard's output counts only once a snapshot covers it. Failures are
+/// (shards done) into a lock-free snapshot array, and the coordinator snapshots it
+/// periodically. A shard's output counts only once a snapshot covers it. Failures are
 /// injected on purpose (panics, silent exits, stalls): a failed worker is replaced by one
 /// that resumes from its node's last snapshot, and the index comes out byte-identical to a
 /// failure-free run.
@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand};
     name = "snapstate",
     version,
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  snapstate                              build the default index (generated corpus)\n  snapstate --input ~/notes --workers 2  index your own text files\n  snapstate query kabo lemi              documents containing both terms\n  snapstate --checkpoint-dir ckpt        survive a kill: run again to resume"
+    after_help = "Examples:\n  snapstate                              build the default index (generated corpus)\n  snapstate --input ~/notes --workers 2  index your own text files\n  snapstate query pi li                  documents containing both terms\n  snapstate --checkpoint-dir ckpt        survive a kill: run again to resume"
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]

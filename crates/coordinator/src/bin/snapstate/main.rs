@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use snapstate_coordinator::search::{write_index, Corpus, IndexFile, IndexJob, InvertedIndex};
+use snapstate_coordinator::search::{
+    write_index, Corpus, IndexFile, IndexJob, InvertedIndex, INDEX_FILE,
+};
 use snapstate_coordinator::{Coordinator, CoordinatorConfig, FaultPlan, InjectedPanic};
 
 use cli::{Cli, Command, QueryArgs, RunArgs};
@@ -107,6 +109,13 @@ fn run(args: &RunArgs) -> Result<(), String> {
     let outcome = Coordinator::new(job, config).run(ui.clone());
     ui.finish();
     let run = outcome.map_err(|e| e.to_string())?;
+    if !args.quiet {
+        eprintln!(
+            "all {} shards committed; merging them into {}",
+            run.outputs.len(),
+            args.out.join(INDEX_FILE).display()
+        );
+    }
     let index = InvertedIndex::merge(&corpus, run.outputs);
     let written = write_index(&index, &args.out).map_err(|e| e.to_string())?;
     let summary = Summary {

@@ -87,13 +87,13 @@ impl Summary<'_> {
         row(
             "failures",
             format!(
-                "{} injected ({}, {}, {}); {} detected, {} workers replaced",
+                "{} injected ({}, {}, {}); {} detected, {} replaced",
                 inj.total(),
                 plural(inj.panic, "panic", "panics"),
                 plural(inj.kill, "silent exit", "silent exits"),
                 plural(inj.stall, "stall", "stalls"),
                 r.failures,
-                r.recoveries
+                plural(r.recoveries, "worker", "workers"),
             ),
         );
         row(

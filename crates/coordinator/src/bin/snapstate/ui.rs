@@ -29,6 +29,8 @@ struct State {
     committed: usize,
     snapshots: u64,
     failures: u64,
+    /// Replacements per node.
+    replaced: Vec<u64>,
 }
 
 impl Ui {
@@ -98,6 +100,7 @@ impl Observer for Ui {
                 resumed_from,
             } => {
                 st.total = queue_lens.iter().sum();
+                st.replaced = vec![0; queue_lens.len()];
                 st.committed = committed.iter().sum();
                 if let Some(snap) = resumed_from {
                     self.line(&format!(
@@ -170,13 +173,17 @@ impl Observer for Ui {
                 rolled_back,
             } => {
                 st.failures += 1;
+                if let Some(n) = st.replaced.get_mut(*node) {
+                    *n += 1;
+                }
+                let times = st.replaced.get(*node).copied().unwrap_or(0);
                 let from = match snapshot {
                     Some(s) => format!("snapshot {s}"),
                     None => "the start (no snapshot yet)".to_owned(),
                 };
                 if let Some(bar) = st.bars.get(*node) {
                     bar.set_position(*resume_at as u64);
-                    bar.set_message(format!("↻ replaced ({} so far)", st.failures));
+                    bar.set_message(format!("↻ replaced ×{times}"));
                 }
                 self.line(&format!(
                     "↻ worker {node} replaced: resumes at shard {resume_at} of its queue from {from}; {rolled_back} finished shards to redo",
