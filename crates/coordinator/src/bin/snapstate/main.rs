@@ -15,7 +15,9 @@ use clap::Parser;
 use snapstate_coordinator::search::{
     write_index, Corpus, IndexFile, IndexJob, InvertedIndex, INDEX_FILE,
 };
-use snapstate_coordinator::{Coordinator, CoordinatorConfig, FaultPlan, InjectedPanic};
+use snapstate_coordinator::{
+    Coordinator, CoordinatorConfig, CoordinatorError, FailureCause, FaultPlan, InjectedPanic,
+};
 
 use cli::{Cli, Command, QueryArgs, RunArgs};
 use summary::{thousands, Summary};
@@ -108,7 +110,13 @@ fn run(args: &RunArgs) -> Result<(), String> {
     let job = IndexJob::new(corpus.clone()).with_delay(Duration::from_millis(args.slow));
     let outcome = Coordinator::new(job, config).run(ui.clone());
     ui.finish();
-    let run = outcome.map_err(|e| e.to_string())?;
+    let run = outcome.map_err(|e| match e {
+        CoordinatorError::GaveUp {
+            last: FailureCause::Stalled(_),
+            ..
+        } => format!("{e}; if its shards are just slow, raise --stall-timeout"),
+        e => e.to_string(),
+    })?;
     if !args.quiet {
         eprintln!(
             "all {} shards committed; merging them into {}",
