@@ -91,7 +91,8 @@ impl<J: Job> Supervisor<J> {
         let result = self.drive(&rx, stats);
         self.shut_down();
         let sh = &self.shared;
-        // Relaxed: every worker has been joined or fenced; these are statistics.
+        // Relaxed: statistics, read after the workers were joined (or left fenced, whose
+        // late increments do not matter).
         stats.subtask_runs = sh.runs.load(std::sync::atomic::Ordering::Relaxed);
         let [panic, kill, stall] = sh
             .injected

@@ -163,7 +163,8 @@ impl Job for PanicsOnce {
         self.tried.len()
     }
     fn run(&self, k: usize, _: &Cancel) -> Result<u64, JobError> {
-        if k % 5 == 2 && !self.tried[k].swap(true, Ordering::SeqCst) {
+        // Relaxed: each flag is only ever swapped, and only its own value matters.
+        if k % 5 == 2 && !self.tried[k].swap(true, Ordering::Relaxed) {
             panic!("first try of subtask {k} fails");
         }
         Ok(k as u64 * 3)
@@ -203,9 +204,11 @@ impl Job for HangsOnce {
         80
     }
     fn run(&self, k: usize, _: &Cancel) -> Result<u64, JobError> {
-        if k == 4 && !self.hung.swap(true, Ordering::SeqCst) {
+        // Relaxed: only the flag's own value matters.
+        if k == 4 && !self.hung.swap(true, Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(300));
-            self.zombie_finished.store(true, Ordering::SeqCst);
+            // Release: pairs with the test's Acquire load after the run.
+            self.zombie_finished.store(true, Ordering::Release);
             return Ok(u64::MAX); // a wrong answer that must never be committed
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -228,7 +231,8 @@ fn a_hung_worker_is_replaced_and_its_late_output_discarded() {
     let run = Coordinator::new(job, config).run(recorder.clone()).unwrap();
     assert_eq!(run.outputs, (0..80).collect::<Vec<u64>>());
     assert!(
-        zombie_finished.load(Ordering::SeqCst),
+        // Acquire: pairs with the Release store in the hung run.
+        zombie_finished.load(Ordering::Acquire),
         "the hung run finished during the job"
     );
     let events = recorder.events.lock().unwrap();
@@ -309,8 +313,10 @@ impl Job for Gate {
         8
     }
     fn run(&self, k: usize, _: &Cancel) -> Result<u64, JobError> {
-        self.runs.fetch_add(1, Ordering::SeqCst);
-        while k == 5 && !self.open.load(Ordering::SeqCst) {
+        // Release: pairs with the test's Acquire load of `runs`.
+        self.runs.fetch_add(1, Ordering::Release);
+        // Acquire: pairs with the test's Release store of `open`.
+        while k == 5 && !self.open.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(1));
         }
         Ok(k as u64)
@@ -337,7 +343,8 @@ fn a_snapshot_is_taken_when_asked() {
     let rec = recorder.clone();
     let worker = std::thread::spawn(move || coordinator.run(rec));
     // Subtasks 0..5 complete, then subtask 5 blocks.
-    while runs.load(Ordering::SeqCst) < 6 {
+    // Acquire: pairs with the Release increment in `Gate::run`.
+    while runs.load(Ordering::Acquire) < 6 {
         std::thread::sleep(Duration::from_millis(1));
     }
     handle.request_snapshot();
@@ -359,7 +366,8 @@ fn a_snapshot_is_taken_when_asked() {
         committed, 5,
         "the requested snapshot covers the five finished subtasks"
     );
-    open.store(true, Ordering::SeqCst);
+    // Release: pairs with the Acquire load in `Gate::run`.
+    open.store(true, Ordering::Release);
     let run = worker.join().unwrap().unwrap();
     assert_eq!(run.outputs, (0..8).collect::<Vec<u64>>());
 }
