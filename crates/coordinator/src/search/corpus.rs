@@ -224,6 +224,25 @@ impl Corpus {
         }
     }
 
+    /// The text of document `doc` (invalid UTF-8 replaced).
+    ///
+    /// # Errors
+    ///
+    /// [`CorpusError::Unreadable`] if its file cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let corpus = snapstate_coordinator::search::Corpus::generated(3, 1, 1);
+    /// assert!(!corpus.text(2)?.is_empty());
+    /// # Ok::<(), snapstate_coordinator::search::CorpusError>(())
+    /// ```
+    pub fn text(&self, doc: u32) -> Result<String, CorpusError> {
+        let mut out = String::new();
+        self.read(doc, &mut out)?;
+        Ok(out)
+    }
+
     /// Reads document `doc` into `out` (invalid UTF-8 replaced).
     pub(crate) fn read(&self, doc: u32, out: &mut String) -> Result<(), CorpusError> {
         match &self.0.source {
@@ -288,10 +307,13 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<FileDoc>) -> Result<(), CorpusEr
         if kind.is_dir() {
             walk(&path, &format!("{rel}/"), out)?;
         } else if kind.is_file() || kind.is_symlink() {
-            let meta = fs::metadata(&path).map_err(unreadable(&path))?;
-            if !meta.is_file() {
-                continue;
-            }
+            let meta = match fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => meta,
+                // A symlink to a directory (never followed: no loops) or to nothing.
+                Ok(_) => continue,
+                Err(e) if kind.is_symlink() && e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(unreadable(&path)(e)),
+            };
             let mut head = [0u8; 8192];
             let n = fs::File::open(&path)
                 .and_then(|mut f| f.read(&mut head))
@@ -336,6 +358,11 @@ mod tests {
         fs::write(dir.path().join("sub/c.md"), "gamma").unwrap();
         fs::write(dir.path().join(".hidden"), "no").unwrap();
         fs::write(dir.path().join("bin.dat"), b"x\0y").unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("nowhere", dir.path().join("dangling")).unwrap();
+            std::os::unix::fs::symlink("sub", dir.path().join("loop")).unwrap();
+        }
         let c = Corpus::from_dir(dir.path(), 8).unwrap();
         assert_eq!(c.docs(), 3);
         let names: Vec<_> = (0..3).map(|d| c.doc_name(d)).collect();
