@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use crate::search::corpus::Corpus;
-use crate::search::fxhash::FxHashMap;
 use crate::search::shard_index::{Posting, ShardIndex};
+use crate::search::term_table::TermTable;
 
 /// Term to postings (document ids ascending, with counts), over a whole corpus.
 ///
@@ -24,8 +24,7 @@ use crate::search::shard_index::{Posting, ShardIndex};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvertedIndex {
     pub(crate) doc_names: Vec<String>,
-    /// Sorted by term.
-    pub(crate) terms: Vec<(String, Vec<Posting>)>,
+    pub(crate) terms: TermTable,
     pub(crate) stats: IndexStats,
     pub(crate) description: String,
 }
@@ -48,29 +47,18 @@ pub struct IndexStats {
 impl InvertedIndex {
     /// Merges the shard indexes of `corpus`, given in shard order.
     pub fn merge(corpus: &Corpus, shards: Vec<ShardIndex>) -> Self {
-        let mut terms: FxHashMap<String, Vec<Posting>> = FxHashMap::default();
         let mut stats = IndexStats {
             docs: u64::from(corpus.docs()),
             ..IndexStats::default()
         };
-        for shard in shards {
+        for shard in &shards {
             stats.tokens += shard.tokens;
             stats.bytes += shard.bytes;
-            for (term, postings) in shard.terms {
-                stats.postings += postings.len() as u64;
-                match terms.get_mut(&term) {
-                    // Shards are contiguous document ranges merged in order, so appending
-                    // keeps every list sorted by document.
-                    Some(list) => list.extend(postings),
-                    None => {
-                        terms.insert(term, postings);
-                    }
-                }
-            }
         }
+        let tables: Vec<TermTable> = shards.into_iter().map(|s| s.table).collect();
+        let terms = TermTable::merge(&tables);
         stats.terms = terms.len() as u64;
-        let mut terms: Vec<_> = terms.into_iter().collect();
-        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        stats.postings = terms.postings_len() as u64;
         InvertedIndex {
             doc_names: (0..corpus.docs()).map(|d| corpus.doc_name(d)).collect(),
             terms,
@@ -86,15 +74,12 @@ impl InvertedIndex {
 
     /// The postings of `term` (already normalised: lowercase), if it occurs.
     pub fn postings(&self, term: &str) -> Option<&[Posting]> {
-        self.terms
-            .binary_search_by(|(t, _)| t.as_str().cmp(term))
-            .ok()
-            .map(|i| self.terms[i].1.as_slice())
+        self.terms.find(term).map(|i| self.terms.postings(i))
     }
 
     /// All terms, in byte order.
     pub fn terms(&self) -> impl Iterator<Item = &str> {
-        self.terms.iter().map(|(t, _)| t.as_str())
+        self.terms.iter().map(|(t, _)| t)
     }
 
     /// The name of document `doc`.
@@ -106,7 +91,7 @@ impl InvertedIndex {
     pub fn most_common_term(&self) -> Option<&str> {
         self.terms
             .iter()
-            .max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(&a.0)))
-            .map(|(t, _)| t.as_str())
+            .max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(a.0)))
+            .map(|(t, _)| t)
     }
 }

@@ -103,7 +103,7 @@ pub fn encode_index(index: &InvertedIndex) -> (Vec<u8>, u64) {
         put_bytes(&mut out, name.as_bytes());
     }
     let mut block = Vec::new();
-    for (term, postings) in &index.terms {
+    for (term, postings) in index.terms.iter() {
         put_bytes(&mut out, term.as_bytes());
         put_varint(&mut out, postings.len() as u64);
         block.clear();

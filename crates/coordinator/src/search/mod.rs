@@ -13,6 +13,7 @@ mod index;
 mod index_file;
 mod index_job;
 mod shard_index;
+mod term_table;
 mod tokenize;
 
 pub use corpus::{Corpus, CorpusError};

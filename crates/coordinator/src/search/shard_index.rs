@@ -5,6 +5,7 @@ use std::ops::Range;
 use crate::codec::{put_bytes, put_varint, DecodeError, Reader};
 use crate::job::Codec;
 use crate::search::fxhash::FxHashMap;
+use crate::search::term_table::TermTable;
 use crate::search::tokenize::tokenize;
 
 /// One document's occurrences of a term.
@@ -36,8 +37,9 @@ pub struct Posting {
 ///     *buf = texts[doc as usize].to_owned();
 ///     Ok::<_, ()>(())
 /// })?;
-/// assert_eq!(shard.terms[3].0, "the");
-/// assert_eq!(shard.terms[3].1.len(), 2);
+/// let terms: Vec<_> = shard.terms().map(|(t, _)| t).collect();
+/// assert_eq!(terms, ["cat", "end", "hat", "the"]);
+/// assert_eq!(shard.postings("the").unwrap().len(), 2);
 /// assert_eq!(shard.tokens, 6);
 /// # Ok::<(), ()>(())
 /// ```
@@ -49,8 +51,7 @@ pub struct ShardIndex {
     pub tokens: u64,
     /// Bytes of text read.
     pub bytes: u64,
-    /// Each term with its postings.
-    pub terms: Vec<(String, Vec<Posting>)>,
+    pub(crate) table: TermTable,
 }
 
 impl ShardIndex {
@@ -86,12 +87,27 @@ impl ShardIndex {
         }
         let mut terms: Vec<_> = index.into_iter().collect();
         terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let postings = terms.iter().map(|(_, p)| p.len()).sum();
+        let mut table = TermTable::with_capacity(terms.len(), postings);
+        for (term, postings) in &terms {
+            table.push(term, postings);
+        }
         Ok(ShardIndex {
             docs,
             tokens,
             bytes,
-            terms,
+            table,
         })
+    }
+
+    /// The shard's terms in byte order, each with its postings in document order.
+    pub fn terms(&self) -> impl Iterator<Item = (&str, &[Posting])> {
+        self.table.iter()
+    }
+
+    /// The postings of `term`, if it occurs in the shard.
+    pub fn postings(&self, term: &str) -> Option<&[Posting]> {
+        self.table.find(term).map(|i| self.table.postings(i))
     }
 }
 
@@ -101,8 +117,8 @@ impl Codec for ShardIndex {
         put_varint(out, u64::from(self.docs.end));
         put_varint(out, self.tokens);
         put_varint(out, self.bytes);
-        put_varint(out, self.terms.len() as u64);
-        for (term, postings) in &self.terms {
+        put_varint(out, self.table.len() as u64);
+        for (term, postings) in self.table.iter() {
             put_bytes(out, term.as_bytes());
             put_varint(out, postings.len() as u64);
             let mut prev = self.docs.start;
@@ -121,11 +137,15 @@ impl Codec for ShardIndex {
         let tokens = r.varint()?;
         let bytes_read = r.varint()?;
         let n = r.len()?;
-        let mut terms = Vec::with_capacity(n);
-        for _ in 0..n {
-            let term = r.str()?.to_owned();
+        let mut table = TermTable::with_capacity(n, 0);
+        let mut postings = Vec::new();
+        for i in 0..n {
+            let term = r.str()?;
+            if i > 0 && table.term(i - 1) >= term {
+                return Err(DecodeError("terms out of order"));
+            }
             let np = r.len()?;
-            let mut postings = Vec::with_capacity(np);
+            postings.clear();
             let mut doc = start;
             for _ in 0..np {
                 doc = doc
@@ -136,7 +156,7 @@ impl Codec for ShardIndex {
                     count: r.varint_u32()?,
                 });
             }
-            terms.push((term, postings));
+            table.push(term, &postings);
         }
         if !r.is_empty() {
             return Err(DecodeError("trailing bytes after a shard index"));
@@ -145,7 +165,7 @@ impl Codec for ShardIndex {
             docs: start..end,
             tokens,
             bytes: bytes_read,
-            terms,
+            table,
         })
     }
 }
@@ -162,8 +182,12 @@ mod tests {
             Ok::<_, ()>(())
         })
         .unwrap();
+        let terms: Vec<_> = shard
+            .terms()
+            .map(|(t, p)| (t.to_owned(), p.to_vec()))
+            .collect();
         assert_eq!(
-            shard.terms,
+            terms,
             vec![
                 ("a".to_owned(), vec![Posting { doc: 5, count: 2 }]),
                 (
