@@ -129,7 +129,12 @@ impl<J: Job> Supervisor<J> {
             let all_done = self.nodes.iter().all(|n| n.done);
             if requested || all_done || Instant::now() >= next_snapshot {
                 self.snapshot_and_commit(stats)?;
-                next_snapshot = Instant::now() + self.snapshot_interval;
+                // Keep the cadence; if the loop fell behind, start afresh from now.
+                next_snapshot += self.snapshot_interval;
+                let now = Instant::now();
+                if next_snapshot <= now {
+                    next_snapshot = now + self.snapshot_interval;
+                }
             }
             if all_done && self.commits.is_complete() {
                 return Ok(());
