@@ -185,8 +185,9 @@ impl Observer for Ui {
                     bar.set_position(*resume_at as u64);
                     bar.set_message(format!("↻ replaced ×{times}"));
                 }
+                let shards = if *rolled_back == 1 { "shard" } else { "shards" };
                 self.line(&format!(
-                    "↻ worker {node} replaced: resumes at shard {resume_at} of its queue from {from}; {rolled_back} finished shards to redo",
+                    "↻ worker {node} replaced: resumes at shard {resume_at} of its queue from {from}; {rolled_back} finished {shards} to redo",
                 ));
                 self.status(&st);
             }
