@@ -1,0 +1,136 @@
+//! The command line, declared with clap: every flag carries its own help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Builds a search index over a corpus with fault-tolerant workers, and answers queries
+/// from it.
+///
+/// Shards of the corpus are dealt to worker threads; each worker reports its progress
+/// (shards done) into a lock-free snapshot array, and the coordinator snapshots it
+/// periodically. A shard's output counts only once a snapshot covers it. Failures are
+/// injected on purpose (panics, silent exits, stalls): a failed worker is replaced by one
+/// that resumes from its node's last snapshot, and the index comes out byte-identical to a
+/// failure-free run.
+#[derive(Debug, Parser)]
+#[command(
+    name = "snapstate",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  snapstate                              build the default index (generated corpus)\n  snapstate --input ~/notes --workers 2  index your own text files\n  snapstate query pi li                  documents containing both terms\n  snapstate --checkpoint-dir ckpt        survive a kill: run again to resume"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Build the index (what runs when no command is given).
+    Run(RunArgs),
+    /// Look terms up in an index built earlier: documents containing all of them.
+    Query(QueryArgs),
+}
+
+#[derive(Clone, Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Index the text files under DIR (recursively; hidden and binary files skipped)
+    /// instead of the generated corpus.
+    #[arg(short, long, value_name = "DIR")]
+    pub(crate) input: Option<PathBuf>,
+
+    /// Documents in the generated corpus (ignored with --input).
+    #[arg(long, value_name = "N", default_value_t = 40_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub(crate) docs: u32,
+
+    /// Seed of the generated corpus: the same seed gives the same documents.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) corpus_seed: u64,
+
+    /// Shards the corpus is split into; each is one subtask (at most one per file with
+    /// --input).
+    #[arg(short, long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub(crate) shards: u32,
+
+    /// Worker nodes (threads) running the shards.
+    #[arg(short, long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) workers: u32,
+
+    /// Directory the index is written to (as DIR/index.snapidx, replaced atomically).
+    #[arg(short, long, value_name = "DIR", default_value = "snapstate-index")]
+    pub(crate) out: PathBuf,
+
+    /// Persist progress snapshots and committed shard outputs in DIR; if DIR already
+    /// holds a checkpoint of the same job, resume from it (e.g. after a kill).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) checkpoint_dir: Option<PathBuf>,
+
+    /// Probability that a shard run fails on purpose (a panic, a silent exit or a stall,
+    /// in equal parts); 0 turns fault injection off.
+    #[arg(long, value_name = "P", default_value_t = 0.02, value_parser = parse_rate)]
+    pub(crate) failure_rate: f64,
+
+    /// Seed of fault injection: the same seed strikes the same shard attempts.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) fault_seed: u64,
+
+    /// Milliseconds between progress snapshots; a failed worker loses at most this much work.
+    #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub(crate) snapshot_every: u64,
+
+    /// Milliseconds without a finished shard after which a worker counts as stalled and
+    /// is replaced; keep it above the time one shard takes.
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub(crate) stall_timeout: u64,
+
+    /// Failures of one shard after which the job gives up.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) max_failures: u32,
+
+    /// Extra milliseconds per shard, to simulate slow storage (a longer run to watch, or
+    /// to kill and resume).
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub(crate) slow: u64,
+
+    /// Print nothing but errors (no progress bars, no summary).
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+
+    /// Print a JSON summary on stdout (the human summary moves to stderr).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub(crate) struct QueryArgs {
+    /// Terms to look up (lowercased and split like the corpus); a document must contain all.
+    #[arg(value_name = "TERM", required = true)]
+    pub(crate) terms: Vec<String>,
+
+    /// Directory holding the index (the --out of the build).
+    #[arg(long, value_name = "DIR", default_value = "snapstate-index")]
+    pub(crate) index: PathBuf,
+
+    /// Most documents to list.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
+    pub(crate) limit: usize,
+
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=snapstate_coordinator::FaultPlan::MAX_RATE).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!(
+            "must be between 0 and {} (got {s})",
+            snapstate_coordinator::FaultPlan::MAX_RATE
+        ))
+    }
+}

@@ -1,0 +1,390 @@
+//! The documents to index, split into shards: one subtask per shard.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Read};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::checksum::Fnv64;
+use crate::search::generate::Vocabulary;
+
+/// A corpus of documents numbered `0..docs()`, in `shards()` contiguous shards.
+///
+/// Cloning is cheap (the listing is shared).
+///
+/// # Examples
+///
+/// ```
+/// use snapstate_coordinator::search::Corpus;
+///
+/// let corpus = Corpus::generated(100, 8, 7);
+/// assert_eq!(corpus.docs(), 100);
+/// assert_eq!(corpus.shards(), 8);
+/// assert_eq!(corpus.shard(0), 0..12);
+/// assert_eq!(corpus.doc_name(3), "generated/doc-000003");
+/// ```
+#[derive(Clone, Debug)]
+pub struct Corpus(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    source: Source,
+    /// Shard `k` is documents `bounds[k]..bounds[k + 1]`.
+    bounds: Vec<u32>,
+    /// What the documents are; independent of the sharding.
+    description: String,
+}
+
+#[derive(Debug)]
+enum Source {
+    Generated { seed: u64, vocabulary: Vocabulary },
+    Files { files: Vec<FileDoc> },
+}
+
+#[derive(Debug)]
+struct FileDoc {
+    /// Path relative to the corpus root, with `/` separators: the document's name.
+    name: String,
+    path: PathBuf,
+    len: u64,
+}
+
+/// Why a directory could not be used as a corpus.
+///
+/// # Examples
+///
+/// ```
+/// use snapstate_coordinator::search::{Corpus, CorpusError};
+///
+/// let err = Corpus::from_dir("/no/such/dir", 4).unwrap_err();
+/// assert!(matches!(err, CorpusError::NotFound(_)));
+/// assert_eq!(err.to_string(), "input directory /no/such/dir does not exist");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CorpusError {
+    /// The directory does not exist.
+    NotFound(PathBuf),
+    /// The path is not a directory.
+    NotADirectory(PathBuf),
+    /// A directory or file could not be read.
+    Unreadable {
+        /// What could not be read.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// No text files were found.
+    Empty(PathBuf),
+    /// More documents than the index can number.
+    TooLarge(PathBuf),
+}
+
+impl fmt::Display for CorpusError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CorpusError::NotFound(p) => write!(f, "input directory {} does not exist", p.display()),
+            CorpusError::NotADirectory(p) => write!(f, "input {} is not a directory", p.display()),
+            CorpusError::Unreadable { path, source } => {
+                write!(f, "cannot read {}: {source}", path.display())
+            }
+            CorpusError::Empty(p) => {
+                write!(f, "input directory {} holds no text files", p.display())
+            }
+            CorpusError::TooLarge(p) => write!(
+                f,
+                "input directory {} holds more than {} files",
+                p.display(),
+                u32::MAX
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CorpusError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CorpusError::Unreadable { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl Corpus {
+    /// A generated corpus of `docs` documents in `shards` shards (at least 1, at most
+    /// `docs`), fully determined by `seed`.
+    pub fn generated(docs: u32, shards: usize, seed: u64) -> Self {
+        let bounds = even_bounds(docs, shards);
+        Corpus(Arc::new(Inner {
+            description: format!("generated corpus: {docs} docs, seed {seed}"),
+            source: Source::Generated {
+                seed,
+                vocabulary: Vocabulary::new(seed),
+            },
+            bounds,
+        }))
+    }
+
+    /// Every non-hidden regular file under `dir` (recursively, in path order), in about
+    /// `shards` shards of similar byte size. Files that look binary (a NUL byte in the
+    /// first 8 KiB) are skipped.
+    ///
+    /// # Errors
+    ///
+    /// A [`CorpusError`] if `dir` is missing, not a directory, has an unreadable entry, or
+    /// holds no text files.
+    pub fn from_dir(dir: impl AsRef<Path>, shards: usize) -> Result<Self, CorpusError> {
+        let root = dir.as_ref();
+        match fs::metadata(root) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(CorpusError::NotFound(root.to_owned()))
+            }
+            Err(source) => {
+                return Err(CorpusError::Unreadable {
+                    path: root.to_owned(),
+                    source,
+                })
+            }
+            Ok(m) if !m.is_dir() => return Err(CorpusError::NotADirectory(root.to_owned())),
+            Ok(_) => {}
+        }
+        let mut files = Vec::new();
+        walk(root, "", &mut files)?;
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        if files.is_empty() {
+            return Err(CorpusError::Empty(root.to_owned()));
+        }
+        let count =
+            u32::try_from(files.len()).map_err(|_| CorpusError::TooLarge(root.to_owned()))?;
+        let bounds = byte_bounds(&files, shards);
+        let mut listing = Fnv64::new();
+        let mut bytes = 0;
+        for f in &files {
+            listing.write(f.name.as_bytes());
+            listing.write(&f.len.to_le_bytes());
+            bytes += f.len;
+        }
+        let abs = fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+        Ok(Corpus(Arc::new(Inner {
+            description: format!(
+                "directory {}: {count} files, {bytes} bytes, listing {:016x}",
+                abs.display(),
+                listing.finish(),
+            ),
+            source: Source::Files { files },
+            bounds,
+        })))
+    }
+
+    /// The number of documents.
+    pub fn docs(&self) -> u32 {
+        self.0.bounds.last().copied().unwrap_or(0)
+    }
+
+    /// The number of shards.
+    pub fn shards(&self) -> usize {
+        self.0.bounds.len() - 1
+    }
+
+    /// The documents of shard `k`.
+    ///
+    /// # Panics
+    ///
+    /// If `k >= shards()`.
+    pub fn shard(&self, k: usize) -> Range<u32> {
+        self.0.bounds[k]..self.0.bounds[k + 1]
+    }
+
+    /// What the documents are, in one line (the sharding aside). Stored in the index, so
+    /// the same documents give the same index however they were sharded.
+    pub fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// The description plus the sharding: what a checkpoint directory's subtasks mean.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let corpus = snapstate_coordinator::search::Corpus::generated(10, 2, 1);
+    /// assert_eq!(corpus.identity(), "generated corpus: 10 docs, seed 1; 2 shards");
+    /// ```
+    pub fn identity(&self) -> String {
+        format!("{}; {} shards", self.0.description, self.shards())
+    }
+
+    /// The name of document `doc`: its path under the input directory, or
+    /// `generated/doc-NNNNNN`.
+    pub fn doc_name(&self, doc: u32) -> String {
+        match &self.0.source {
+            Source::Generated { .. } => format!("generated/doc-{doc:06}"),
+            Source::Files { files } => files[doc as usize].name.clone(),
+        }
+    }
+
+    /// The text of document `doc` (invalid UTF-8 replaced).
+    ///
+    /// # Errors
+    ///
+    /// [`CorpusError::Unreadable`] if its file cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let corpus = snapstate_coordinator::search::Corpus::generated(3, 1, 1);
+    /// assert!(!corpus.text(2)?.is_empty());
+    /// # Ok::<(), snapstate_coordinator::search::CorpusError>(())
+    /// ```
+    pub fn text(&self, doc: u32) -> Result<String, CorpusError> {
+        let mut out = String::new();
+        self.read(doc, &mut out)?;
+        Ok(out)
+    }
+
+    /// Reads document `doc` into `out` (invalid UTF-8 replaced).
+    pub(crate) fn read(&self, doc: u32, out: &mut String) -> Result<(), CorpusError> {
+        match &self.0.source {
+            Source::Generated { seed, vocabulary } => {
+                vocabulary.document(*seed, doc, out);
+                Ok(())
+            }
+            Source::Files { files } => {
+                let f = &files[doc as usize];
+                let bytes = fs::read(&f.path).map_err(|source| CorpusError::Unreadable {
+                    path: f.path.clone(),
+                    source,
+                })?;
+                out.clear();
+                out.push_str(&String::from_utf8_lossy(&bytes));
+                Ok(())
+            }
+        }
+    }
+}
+
+fn even_bounds(docs: u32, shards: usize) -> Vec<u32> {
+    let shards = shards.clamp(1, (docs as usize).max(1)) as u64;
+    (0..=shards)
+        .map(|k| (u64::from(docs) * k / shards) as u32)
+        .collect()
+}
+
+/// Cuts where the running byte total crosses each `k / shards` of the whole, so shards
+/// hold similar bytes; never an empty shard.
+fn byte_bounds(files: &[FileDoc], shards: usize) -> Vec<u32> {
+    let total: u64 = files.iter().map(|f| f.len.max(1)).sum();
+    let shards = shards.clamp(1, files.len()) as u64;
+    let mut bounds = vec![0u32];
+    let mut acc = 0u64;
+    for (i, f) in files.iter().enumerate() {
+        acc += f.len.max(1);
+        let next = bounds.len() as u64;
+        if i + 1 < files.len() && acc * shards >= total * next {
+            bounds.push(i as u32 + 1);
+        }
+    }
+    bounds.push(files.len() as u32);
+    bounds
+}
+
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<FileDoc>) -> Result<(), CorpusError> {
+    let unreadable = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CorpusError::Unreadable { path, source }
+    };
+    for entry in fs::read_dir(dir).map_err(unreadable(dir))? {
+        let entry = entry.map_err(unreadable(dir))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        let kind = entry.file_type().map_err(unreadable(&path))?;
+        let rel = format!("{prefix}{name}");
+        if kind.is_dir() {
+            walk(&path, &format!("{rel}/"), out)?;
+        } else if kind.is_file() || kind.is_symlink() {
+            let meta = match fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => meta,
+                // A symlink to a directory (never followed: no loops) or to nothing.
+                Ok(_) => continue,
+                Err(e) if kind.is_symlink() && e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(unreadable(&path)(e)),
+            };
+            let mut head = [0u8; 8192];
+            let n = fs::File::open(&path)
+                .and_then(|mut f| f.read(&mut head))
+                .map_err(unreadable(&path))?;
+            if head[..n].contains(&0) {
+                continue;
+            }
+            out.push(FileDoc {
+                name: rel,
+                path,
+                len: meta.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_shards_cover_every_doc() {
+        for (docs, shards) in [(10, 3), (3, 10), (0, 4), (1000, 64)] {
+            let c = Corpus::generated(docs, shards, 1);
+            let mut next = 0;
+            for k in 0..c.shards() {
+                let r = c.shard(k);
+                assert_eq!(r.start, next);
+                next = r.end;
+            }
+            assert_eq!(next, docs);
+        }
+    }
+
+    #[test]
+    fn directory_listing_is_sorted_sharded_and_skips_binary_and_hidden() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(dir.path().join("b.txt"), "beta ".repeat(100)).unwrap();
+        fs::write(dir.path().join("a.txt"), "alpha").unwrap();
+        fs::write(dir.path().join("sub/c.md"), "gamma").unwrap();
+        fs::write(dir.path().join(".hidden"), "no").unwrap();
+        fs::write(dir.path().join("bin.dat"), b"x\0y").unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("nowhere", dir.path().join("dangling")).unwrap();
+            std::os::unix::fs::symlink("sub", dir.path().join("loop")).unwrap();
+        }
+        let c = Corpus::from_dir(dir.path(), 8).unwrap();
+        assert_eq!(c.docs(), 3);
+        let names: Vec<_> = (0..3).map(|d| c.doc_name(d)).collect();
+        assert_eq!(names, ["a.txt", "b.txt", "sub/c.md"]);
+        assert!(c.shards() >= 2 && c.shards() <= 3);
+        let mut text = String::new();
+        c.read(2, &mut text).unwrap();
+        assert_eq!(text, "gamma");
+    }
+
+    #[test]
+    fn bad_directories_are_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Corpus::from_dir(dir.path(), 4),
+            Err(CorpusError::Empty(_))
+        ));
+        let file = dir.path().join("f");
+        fs::write(&file, "x").unwrap();
+        assert!(matches!(
+            Corpus::from_dir(&file, 4),
+            Err(CorpusError::NotADirectory(_))
+        ));
+    }
+}

@@ -1,0 +1,161 @@
+//! The checkpoint directory: resume from it, and refuse, with a typed error, one that is
+//! foreign, corrupt, or another job's.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use snapstate_coordinator::{
+    Cancel, CheckpointDirError, Coordinator, CoordinatorConfig, CoordinatorError, Job, JobError,
+    NoopObserver, RunStats,
+};
+
+struct Cubes(usize);
+
+impl Job for Cubes {
+    type Output = u64;
+    fn subtasks(&self) -> usize {
+        self.0
+    }
+    fn run(&self, k: usize, _: &Cancel) -> Result<u64, JobError> {
+        Ok((k * k * k) as u64)
+    }
+}
+
+fn expected(n: usize) -> Vec<u64> {
+    (0..n).map(|k| (k * k * k) as u64).collect()
+}
+
+fn run_in(
+    dir: &Path,
+    job: &str,
+    n: usize,
+    workers: usize,
+) -> Result<(Vec<u64>, RunStats), CoordinatorError> {
+    let config = CoordinatorConfig::new(workers)?
+        .snapshot_interval(Duration::from_millis(1))
+        .checkpoint_dir(dir, job);
+    let run = Coordinator::new(Cubes(n), config).run(Arc::new(NoopObserver))?;
+    Ok((run.outputs, run.stats))
+}
+
+#[test]
+fn a_finished_directory_resumes_with_nothing_left_to_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ckpt");
+    let (out, first) = run_in(&dir, "cubes", 40, 3).unwrap();
+    assert_eq!(out, expected(40));
+    assert!(first.checkpoints_written >= 1);
+    assert_eq!(first.resumed_from, None);
+    let (out, second) = run_in(&dir, "cubes", 40, 3).unwrap();
+    assert_eq!(out, expected(40));
+    assert_eq!(second.restored, 40);
+    assert_eq!(second.subtask_runs, 0, "nothing is recomputed");
+    assert!(second.resumed_from.is_some());
+}
+
+#[test]
+fn segments_newer_than_the_progress_file_are_dropped_and_redone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ckpt");
+    run_in(&dir, "cubes", 30, 2).unwrap();
+    // Forge a segment for a snapshot whose progress checkpoint never landed: a crash
+    // between the two writes. It must be ignored and deleted, not trusted.
+    let stale = dir.join("outputs").join(format!("seg-{:020}.bin", 999_999));
+    fs::write(&stale, b"SNAPSEG1 garbage that would not even decode").unwrap();
+    let (out, stats) = run_in(&dir, "cubes", 30, 2).unwrap();
+    assert_eq!(out, expected(30));
+    assert_eq!(stats.restored, 30);
+    assert!(!stale.exists());
+}
+
+fn checkpoint_error(result: Result<(Vec<u64>, RunStats), CoordinatorError>) -> CheckpointDirError {
+    match result {
+        Err(CoordinatorError::Checkpoint(e)) => e,
+        Err(other) => panic!("expected a checkpoint error, got {other}"),
+        Ok(_) => panic!("expected a checkpoint error, the run succeeded"),
+    }
+}
+
+#[test]
+fn a_foreign_directory_is_refused_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("holiday.jpg"), b"not ours").unwrap();
+    let e = checkpoint_error(run_in(tmp.path(), "cubes", 10, 2));
+    assert!(matches!(e, CheckpointDirError::Foreign { .. }), "{e}");
+    assert!(!e.to_string().contains('\n'));
+    assert_eq!(
+        fs::read_dir(tmp.path()).unwrap().count(),
+        1,
+        "nothing written into it"
+    );
+}
+
+#[test]
+fn another_jobs_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_in(tmp.path(), "cubes", 10, 2).unwrap();
+    let e = checkpoint_error(run_in(tmp.path(), "squares", 10, 2));
+    assert!(matches!(e, CheckpointDirError::DifferentJob { .. }), "{e}");
+    let e = checkpoint_error(run_in(tmp.path(), "cubes", 10, 3));
+    assert!(e.to_string().contains("3 workers"), "{e}");
+}
+
+/// Damages a finished checkpoint directory.
+type Damage = fn(&Path);
+
+#[test]
+fn corrupt_files_are_refused() {
+    let cases: [(&str, Damage); 4] = [
+        ("manifest", |d| {
+            fs::write(d.join("snapstate-job.json"), b"{not json").unwrap()
+        }),
+        ("progress", |d| {
+            let p = d.join("progress.ckpt");
+            let mut bytes = fs::read(&p).unwrap();
+            let mid = bytes.len() / 2;
+            bytes[mid] ^= 0x40;
+            fs::write(p, bytes).unwrap();
+        }),
+        ("truncated progress", |d| {
+            let p = d.join("progress.ckpt");
+            let bytes = fs::read(&p).unwrap();
+            fs::write(&p, &bytes[..bytes.len() - 3]).unwrap();
+        }),
+        ("segment", |d| {
+            let seg = fs::read_dir(d.join("outputs"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            let mut bytes = fs::read(&seg).unwrap();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 1;
+            fs::write(seg, bytes).unwrap();
+        }),
+    ];
+    for (what, damage) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        run_in(tmp.path(), "cubes", 20, 2).unwrap();
+        damage(tmp.path());
+        let e = checkpoint_error(run_in(tmp.path(), "cubes", 20, 2));
+        assert!(
+            matches!(e, CheckpointDirError::Corrupt { .. }),
+            "{what}: {e}"
+        );
+        assert!(!e.to_string().contains('\n'), "{what}: one line");
+    }
+}
+
+#[test]
+fn a_missing_segment_is_refused_rather_than_silently_recomputed() {
+    let tmp = tempfile::tempdir().unwrap();
+    run_in(tmp.path(), "cubes", 20, 2).unwrap();
+    for seg in fs::read_dir(tmp.path().join("outputs")).unwrap() {
+        fs::remove_file(seg.unwrap().path()).unwrap();
+    }
+    let e = checkpoint_error(run_in(tmp.path(), "cubes", 20, 2));
+    assert!(e.to_string().contains("missing"), "{e}");
+}
