@@ -129,6 +129,14 @@ pub enum CheckpointDirError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The progress checkpoint (the core's checkpoint file) could not be read or written:
+    /// missing, truncated, corrupt, foreign or of another format version.
+    Progress {
+        /// The file.
+        path: PathBuf,
+        /// The core's typed reason.
+        source: snapstate::CheckpointError,
+    },
     /// The directory was written by a different job.
     DifferentJob {
         /// The directory.
@@ -155,6 +163,12 @@ impl fmt::Display for CheckpointDirError {
             CheckpointDirError::Corrupt { path, reason } => {
                 write!(f, "corrupt checkpoint file {}: {reason}", path.display())
             }
+            CheckpointDirError::Progress { path, source } => match source {
+                snapstate::CheckpointError::Io { source, .. } => {
+                    write!(f, "checkpoint {}: {source}", path.display())
+                }
+                _ => write!(f, "corrupt checkpoint file {}: {source}", path.display()),
+            },
             CheckpointDirError::DifferentJob {
                 dir,
                 found,
@@ -172,6 +186,7 @@ impl std::error::Error for CheckpointDirError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             CheckpointDirError::Io { source, .. } => Some(source),
+            CheckpointDirError::Progress { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -147,9 +147,9 @@ impl CheckpointStore {
         let path = self.dir.join(PROGRESS);
         let landed = if path.exists() {
             let (array, snapshot) =
-                progress::load(&path).map_err(|e| CheckpointDirError::Corrupt {
+                progress::load(&path).map_err(|source| CheckpointDirError::Progress {
                     path: path.clone(),
-                    reason: e.to_string(),
+                    source,
                 })?;
             Some((array, snapshot))
         } else {
@@ -251,9 +251,7 @@ impl CheckpointStore {
             write_atomic(&path, &segment::encode(new_outputs)).map_err(io_at(&path))?;
         }
         let path = self.dir.join(PROGRESS);
-        progress::save(array, snap, &path).map_err(|e| CheckpointDirError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })
+        progress::save(array, snap, &path)
+            .map_err(|source| CheckpointDirError::Progress { path, source })
     }
 }
