@@ -76,6 +76,11 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// allocated on its first write. Keeps every snapshot until [`compact`](Self::compact)
     /// is called; [`builder`](Self::builder) sets a retention instead.
     ///
+    /// # Panics
+    ///
+    /// Like `Vec::with_capacity`, if a table of `len` 8-byte heads cannot exist
+    /// (`len * 8` overflows `isize`); aborts if the allocation fails.
+    ///
     /// # Examples
     ///
     /// ```

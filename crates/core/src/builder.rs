@@ -105,6 +105,10 @@ impl<T: Clone + Send + Sync + 'static> Builder<T> {
     }
 
     /// Builds the array.
+    ///
+    /// # Panics
+    ///
+    /// As [`SnapshotArray::new`] for an impossible length.
     pub fn build(self) -> SnapshotArray<T> {
         let nodes = (0..self.len).map(|_| Node::default()).collect();
         let inner = Inner::new(nodes, self.initial, 0, self.retain);
