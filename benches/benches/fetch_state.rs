@@ -64,6 +64,7 @@ impl StoreVisitor for Fetch<'_> {
 }
 
 fn fetch_state(c: &mut Criterion) {
+    snapstate_benches::stats::steady_heap();
     for (versions, nodes) in SHAPES {
         let mut classic = Classic::new(nodes);
         for v in 0..versions {

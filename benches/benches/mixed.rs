@@ -26,6 +26,7 @@ impl StoreVisitor for Mixed<'_> {
 }
 
 fn mixed(c: &mut Criterion) {
+    snapstate_benches::stats::steady_heap();
     for w in [
         Workload::WriteHeavy,
         Workload::ReadHeavy,

@@ -29,6 +29,7 @@ impl StoreVisitor for Sets<'_, '_> {
 }
 
 fn set_state(c: &mut Criterion) {
+    snapstate_benches::stats::steady_heap();
     for w in [Workload::SetDistinct, Workload::SetHot] {
         for_each_store(&mut Sets {
             c,

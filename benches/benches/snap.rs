@@ -55,6 +55,7 @@ impl StoreVisitor for Snaps<'_> {
 }
 
 fn snap(c: &mut Criterion) {
+    snapstate_benches::stats::steady_heap();
     for nodes in [100, 1_000_000] {
         for writers in [0, 4] {
             let counter = AtomicU64::new(0);

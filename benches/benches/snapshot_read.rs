@@ -38,6 +38,7 @@ impl StoreVisitor for Whole<'_> {
 }
 
 fn snapshot_read(c: &mut Criterion) {
+    snapstate_benches::stats::steady_heap();
     for_each_store(&mut Whole { c });
 }
 

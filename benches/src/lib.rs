@@ -34,6 +34,7 @@
 #![allow(clippy::new_without_default)]
 
 pub mod baselines;
+pub mod pool;
 pub mod report;
 pub mod rng;
 pub mod stats;

@@ -15,8 +15,8 @@
 //! far the machine itself scales.
 
 use std::hint::black_box;
-use std::sync::Barrier;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::rng::XorShift;
 use crate::Store;
@@ -161,37 +161,36 @@ pub fn timed<S: Store>(w: Workload, threads: usize, nodes: usize, total: u64) ->
     while left > 0 {
         let ops = left.min(CHUNK_OPS);
         left -= ops;
-        let store = S::new(nodes);
-        prefill(&store, nodes);
-        if threads == 1 {
-            run(&store, w, 0, 1, nodes, 100);
-            let t0 = Instant::now();
-            run(&store, w, 0, 1, nodes, ops);
-            spent += t0.elapsed();
-        } else {
-            let start = Barrier::new(threads + 1);
-            spent += std::thread::scope(|sc| {
-                let hs: Vec<_> = (0..threads)
-                    .map(|t| {
-                        let (store, start) = (&store, &start);
-                        sc.spawn(move || {
-                            run(store, w, t, threads, nodes, 100);
-                            start.wait();
-                            run(store, w, t, threads, nodes, ops)
-                        })
-                    })
-                    .collect();
-                start.wait();
-                let t0 = Instant::now();
-                for h in hs {
-                    h.join().expect("worker panicked");
-                }
-                t0.elapsed()
-            });
-        }
-        drop(store);
+        spent += Duration::from_secs_f64(measure::<S>(w, threads, nodes, ops));
     }
     spent
+}
+
+/// Runs `ops` operations of `w` per thread on `threads` workers of the [global
+/// pool](crate::pool::global), on a fresh store of `nodes` nodes that has been
+/// [`prefill`]ed and warmed up (100 operations per thread, untimed). Returns the
+/// seconds from the first worker's start to the last one's end. Building, prefilling
+/// and dropping the store are not timed.
+pub fn measure<S: Store>(w: Workload, threads: usize, nodes: usize, ops: u64) -> f64 {
+    let store = Arc::new(S::new(nodes));
+    prefill(&*store, nodes);
+    let pool = crate::pool::global();
+    let s = Arc::clone(&store);
+    pool.span(
+        threads,
+        Arc::new(move |t| {
+            run(&*s, w, t, threads, nodes, 100);
+        }),
+    );
+    let s = Arc::clone(&store);
+    let secs = pool.span(
+        threads,
+        Arc::new(move |t| {
+            run(&*s, w, t, threads, nodes, ops);
+        }),
+    );
+    drop(store);
+    secs
 }
 
 /// The control loop: `ops` steps of pure computation on registers, about as long as a

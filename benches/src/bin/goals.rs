@@ -11,63 +11,29 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
+use snapstate_benches::pool;
 use snapstate_benches::rng::XorShift;
 use snapstate_benches::stats::{median, ns_per_op};
 use snapstate_benches::workload::{self, Workload, NODES};
 use snapstate_benches::{Classic, PlMutex, SnapState, Store};
 
-/// Nanoseconds per op of `w` on a fresh prefilled `S`, `threads` threads of `ops`
-/// each: the span from the first thread's start to the last one's end, per op.
+/// Nanoseconds per op of `w` on a fresh prefilled `S`, `threads` pool workers of
+/// `ops` each: the span from the first worker's start to the last one's end, per op.
 fn ns_workload<S: Store>(w: Workload, threads: usize, ops: u64) -> f64 {
-    let store = S::new(NODES);
-    workload::prefill(&store, NODES);
-    let ready = Barrier::new(threads);
-    let times: Vec<(Instant, Instant)> = std::thread::scope(|sc| {
-        let hs: Vec<_> = (0..threads)
-            .map(|t| {
-                let (store, ready) = (&store, &ready);
-                sc.spawn(move || {
-                    workload::run(store, w, t, threads, NODES, 100);
-                    ready.wait();
-                    let t0 = Instant::now();
-                    workload::run(store, w, t, threads, NODES, ops);
-                    (t0, Instant::now())
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("worker panicked"))
-            .collect()
-    });
-    let first = times.iter().map(|t| t.0).min().expect("one thread");
-    let last = times.iter().map(|t| t.1).max().expect("one thread");
-    (last - first).as_nanos() as f64 / (threads as u64 * ops) as f64
+    workload::measure::<S>(w, threads, NODES, ops) * 1e9 / (threads as u64 * ops) as f64
 }
 
 fn ns_control(threads: usize, ops: u64) -> f64 {
-    let ready = Barrier::new(threads);
-    let times: Vec<(Instant, Instant)> = std::thread::scope(|sc| {
-        let hs: Vec<_> = (0..threads)
-            .map(|t| {
-                let ready = &ready;
-                sc.spawn(move || {
-                    ready.wait();
-                    let t0 = Instant::now();
-                    workload::control(t, ops);
-                    (t0, Instant::now())
-                })
-            })
-            .collect();
-        hs.into_iter()
-            .map(|h| h.join().expect("worker panicked"))
-            .collect()
-    });
-    let first = times.iter().map(|t| t.0).min().expect("one thread");
-    let last = times.iter().map(|t| t.1).max().expect("one thread");
-    (last - first).as_nanos() as f64 / (threads as u64 * ops) as f64
+    let secs = pool::global().span(
+        threads,
+        Arc::new(move |t| {
+            workload::control(t, ops);
+        }),
+    );
+    secs * 1e9 / (threads as u64 * ops) as f64
 }
 
 /// `snap()` on `S` with `nodes` nodes while `writers` threads that have written once
@@ -140,8 +106,16 @@ impl Goal {
             limit,
         }
     }
+    /// The median over rounds of each round's ratio: both sides of a ratio ran within
+    /// the same round, so slow drifts in the machine's load cancel.
     fn ratio(&self) -> f64 {
-        median(&self.ours) / median(&self.base)
+        let r: Vec<f64> = self
+            .ours
+            .iter()
+            .zip(&self.base)
+            .map(|(o, b)| o / b)
+            .collect();
+        median(&r)
     }
     fn met(&self) -> bool {
         if self.lower_better {
@@ -153,8 +127,9 @@ impl Goal {
 }
 
 fn main() {
+    snapstate_benches::stats::steady_heap();
     let quick = std::env::args().any(|a| a == "--quick");
-    let rounds = if quick { 3 } else { 15 };
+    let rounds = if quick { 3 } else { 21 };
     let set_ops: u64 = if quick { 1 << 18 } else { 1 << 20 };
     let snaps: u64 = 1 << 18;
     let reads: u64 = 1 << 17;
@@ -171,17 +146,6 @@ fn main() {
         ours_hist.snap();
         classic.snap();
     }
-    // One node with 1e6 versions.
-    let deep = 1_000_000u64;
-    let ours_deep = SnapState::new(1);
-    let mut classic_deep = Classic::new(1);
-    for v in 0..deep {
-        ours_deep.set_state(0, v + 1);
-        classic_deep.set(0, v + 1);
-        ours_deep.snap();
-        classic_deep.snap();
-    }
-
     let mut g_set1 = Goal::new(
         "set_state, 1 thread, 1024 nodes, snap every 100 sets: time vs pl-mutex classic",
         "<= 0.5",
@@ -265,14 +229,9 @@ fn main() {
         g_fetch
             .base
             .push(ns_fetch(reads, versions, NODES, |i, s| classic.fetch(i, s)));
-        g_fetch_deep
-            .ours
-            .push(ns_fetch(reads, deep, 1, |i, s| ours_deep.fetch_state(i, s)));
-        g_fetch_deep
-            .base
-            .push(ns_fetch(reads, deep, 1, |i, s| classic_deep.fetch(i, s)));
-        // With a writer: it sets random nodes of the same array (a snap every 100 sets)
-        // for as long as the reads take.
+        // With a writer: it sets random nodes of the same array for as long as the reads
+        // take, with a snap every 65536 sets (so most sets overwrite in place and the
+        // history grows by about 2 MiB per round, not by hundreds).
         let stop = AtomicBool::new(false);
         let with_writer = std::thread::scope(|sc| {
             let (hist, stop) = (&ours_hist, &stop);
@@ -280,11 +239,13 @@ fn main() {
                 let mut rng = XorShift::new(5);
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    for _ in 0..99 {
+                    for _ in 0..1024 {
                         hist.set_state(rng.below(NODES as u64) as usize, versions + n);
                         n += 1;
                     }
-                    hist.snap();
+                    if n.is_multiple_of(65536) {
+                        hist.snap();
+                    }
                 }
                 n
             });
@@ -306,6 +267,28 @@ fn main() {
             t_start.elapsed().as_secs_f64()
         );
     }
+    // The deep history is built only now, so its 32 MiB do not share the cache with
+    // the rounds above.
+    drop((ours_hist, classic));
+    // One node with 1e6 versions.
+    let deep = 1_000_000u64;
+    let ours_deep = SnapState::new(1);
+    let mut classic_deep = Classic::new(1);
+    for v in 0..deep {
+        ours_deep.set_state(0, v + 1);
+        classic_deep.set(0, v + 1);
+        ours_deep.snap();
+        classic_deep.snap();
+    }
+
+    for _ in 0..rounds {
+        g_fetch_deep
+            .ours
+            .push(ns_fetch(reads, deep, 1, |i, s| ours_deep.fetch_state(i, s)));
+        g_fetch_deep
+            .base
+            .push(ns_fetch(reads, deep, 1, |i, s| classic_deep.fetch(i, s)));
+    }
     g_scale.ours = scale_ours;
     g_scale.base = scale_ctl;
 
@@ -314,7 +297,7 @@ fn main() {
         if quick { " -- --quick" } else { "" }
     );
     println!(
-        "Medians of {rounds} interleaved rounds; ratio = median(snapstate) / median(baseline).\n"
+        "{rounds} interleaved rounds; the snapstate and baseline columns are medians, the ratio is the median of the per-round ratios.\n"
     );
     println!("| goal | snapstate | baseline | ratio | target | met |");
     println!("|---|---|---|---|---|---|");

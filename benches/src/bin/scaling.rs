@@ -7,14 +7,19 @@
 //! cargo run -p snapstate-benches --release --bin scaling -- --quick # under a minute
 //! ```
 //!
+//! The heap is kept warm (`stats::steady_heap`: freed memory is not returned to the
+//! kernel) and the workers are long-lived (`pool`), so rounds after the first measure
+//! the operations, not page faults.
+//!
 //! Options: `--quick`, `--rounds N`, `--ops N` (per thread per measurement),
 //! `--out DIR` (default `target/scaling`). Writes `DIR/scaling.md`, `DIR/scaling.json`
 //! and `DIR/scaling.svg`, and prints the table.
 
 use std::path::PathBuf;
-use std::sync::Barrier;
+use std::sync::Arc;
 use std::time::Instant;
 
+use snapstate_benches::pool;
 use snapstate_benches::report::{Cell, Results};
 use snapstate_benches::workload::{self, Workload, NODES};
 use snapstate_benches::{for_each_store, store_names, Store, StoreVisitor};
@@ -67,64 +72,19 @@ fn parse() -> Result<Opts, String> {
     Ok(o)
 }
 
-/// Runs `f(t)` on `threads` threads released together; returns the span from the
-/// first thread's start to the last thread's end. Each thread reads the clock itself,
-/// so a descheduled coordinator cannot shorten the span.
-fn span(threads: usize, f: impl Fn(usize) + Sync) -> f64 {
-    let start = Barrier::new(threads);
-    let times: Vec<(Instant, Instant)> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (start, f) = (&start, &f);
-                sc.spawn(move || {
-                    start.wait();
-                    let t0 = Instant::now();
-                    f(t);
-                    (t0, Instant::now())
-                })
-            })
-            .collect();
-        // A panicking worker is a harness bug: propagate it.
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("worker panicked"))
-            .collect()
-    });
-    let first = times
-        .iter()
-        .map(|t| t.0)
-        .min()
-        .expect("at least one thread");
-    let last = times
-        .iter()
-        .map(|t| t.1)
-        .max()
-        .expect("at least one thread");
-    (last - first).as_secs_f64()
-}
-
-/// Runs `w` on a fresh prefilled `S` with `threads` threads; returns Mops/s.
+/// Runs `w` on a fresh prefilled `S` with `threads` pool workers; returns Mops/s.
 fn measure<S: Store>(w: Workload, threads: usize, ops: u64) -> f64 {
-    let store = S::new(NODES);
-    workload::prefill(&store, NODES);
-    let warmed = Barrier::new(threads);
-    let secs = span(threads, |t| {
-        // Warm-up (registers the thread with the store), then wait for the others:
-        // this part is inside the span but identical for every implementation and
-        // tiny next to `ops`.
-        workload::run(&store, w, t, threads, NODES, 100);
-        warmed.wait();
-        workload::run(&store, w, t, threads, NODES, ops);
-    });
-    // Drop (freeing the history) outside the timed region.
-    drop(store);
+    let secs = workload::measure::<S>(w, threads, NODES, ops);
     (threads as u64 * ops) as f64 / secs / 1e6
 }
 
 fn measure_control(threads: usize, ops: u64) -> f64 {
-    let secs = span(threads, |t| {
-        workload::control(t, ops);
-    });
+    let secs = pool::global().span(
+        threads,
+        Arc::new(move |t| {
+            workload::control(t, ops);
+        }),
+    );
     (threads as u64 * ops) as f64 / secs / 1e6
 }
 
@@ -179,6 +139,7 @@ fn machine() -> String {
 }
 
 fn main() {
+    snapstate_benches::stats::steady_heap();
     let opts = match parse() {
         Ok(o) => o,
         Err(e) => {
