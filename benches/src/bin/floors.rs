@@ -16,6 +16,14 @@
 //!   store and a fence (LLVM already emits the fence as `lock or`, so this is no
 //!   cheaper).
 //! - `pl-mutex lock/unlock + store`: the classic baseline's locking alone.
+//! - `lean append model`: a model of the data path ANALYSIS.md proposes, with today's
+//!   protocol: per node a length in a dense table (16 bytes per node) and a log of
+//!   16-byte (tag, word) pairs; a set announces, fences, re-reads the clock, claims the
+//!   pair at `len` with a CAS, stores the word, publishes the tag, bumps `len`, clears;
+//!   a `fetch_add` on the clock after every 99 sets. Preallocated logs, no segments.
+//! - `classic under pl-mutex`: the goal's baseline on the same pattern (1024 nodes
+//!   round-robin, `Vec` push, a snap after every 99 sets), started over whenever the
+//!   model's logs wrap.
 
 use std::hint::black_box;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
@@ -39,7 +47,17 @@ fn main() {
         "xchg announce + reload + clear",
         "pl-mutex lock/unlock + store",
         "bare fetch_add",
+        "lean append model, 1024 nodes, snap every 100",
+        "classic under pl-mutex, 1024 nodes, snap every 100",
     ];
+    // The lean model's state: per node a length (padded to 16 bytes) and a log of
+    // `LOG` pairs, reused round after round (a node's length wraps to 0).
+    const LOG: usize = 1024;
+    let lens: Vec<[AtomicU64; 2]> = (0..1024)
+        .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
+        .collect();
+    let logs: Vec<AtomicU64> = (0..1024 * LOG * 2).map(|_| AtomicU64::new(0)).collect();
+    let classic = parking_lot::Mutex::new(snapstate_benches::Classic::new(1024));
     let mut t: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     for _ in 0..21 {
         t[0].push(ns_per_op(n, || {
@@ -90,6 +108,50 @@ fn main() {
                 drop(g);
             }
         }));
+        t[6].push(ns_per_op(n, || {
+            let mut e = clock.load(Ordering::Relaxed);
+            for k in 0..n {
+                let node = (k & 1023) as usize;
+                if k % 100 == 99 {
+                    // Relaxed: a model of `snap()`'s bump only.
+                    e = clock.fetch_add(1, Ordering::Relaxed) + 1;
+                    continue;
+                }
+                slot.store(e, Ordering::Relaxed);
+                fence(Ordering::SeqCst);
+                black_box(clock.load(Ordering::Relaxed));
+                // Relaxed: the model's length; Acquire/AcqRel/Release as the core's
+                // claim, word store and publish.
+                let len = lens[node][0].load(Ordering::Relaxed) as usize;
+                let pair = &logs[(node * LOG + len) * 2..(node * LOG + len) * 2 + 2];
+                let _ =
+                    pair[0].compare_exchange(0, (e << 2) | 2, Ordering::AcqRel, Ordering::Acquire);
+                pair[1].store(k, Ordering::Release);
+                pair[0].store((e << 2) | 3, Ordering::Release);
+                lens[node][0].store(((len + 1) % LOG) as u64, Ordering::Relaxed);
+                if len + 1 == LOG {
+                    for w in &logs[node * LOG * 2..(node + 1) * LOG * 2] {
+                        w.store(0, Ordering::Relaxed);
+                    }
+                }
+                slot.store(u64::MAX, Ordering::Release);
+            }
+        }));
+        t[7].push(ns_per_op(n, || {
+            for k in 0..n {
+                if k % (1024 * LOG as u64) == 0 {
+                    // Start over when the nodes hold `LOG` versions, as the model's
+                    // logs wrap (both pay for fresh memory at the same rate).
+                    *classic.lock() = snapstate_benches::Classic::new(1024);
+                }
+                if k % 100 == 99 {
+                    black_box(classic.lock().snap());
+                } else {
+                    classic.lock().set((k & 1023) as usize, k);
+                }
+            }
+        }));
+        *classic.lock() = snapstate_benches::Classic::new(1024);
         t[5].push(ns_per_op(n, || {
             for _ in 0..n {
                 // Relaxed: a counter.
