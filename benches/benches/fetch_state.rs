@@ -1,0 +1,104 @@
+//! `fetch_state` on every implementation at random nodes, for recent snapshots (the
+//! last 8) and old ones (uniform over all), with histories of 1e2, 1e4 and 1e6
+//! versions per node; plus the classic binary search with no lock at all.
+//!
+//! `cargo bench -p snapstate-benches --bench fetch_state`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use snapstate_benches::baselines::Classic;
+use snapstate_benches::rng::XorShift;
+use snapstate_benches::{for_each_store, Store, StoreVisitor};
+
+/// (versions per node, nodes): about 1e5 to 4e6 versions in all.
+const SHAPES: [(u64, usize); 3] = [(100, 1024), (10_000, 64), (1_000_000, 4)];
+
+fn build<S: Store>(versions: u64, nodes: usize) -> S {
+    let s = S::new(nodes);
+    for v in 0..versions {
+        for i in 0..nodes {
+            s.set_state(i, v + 1);
+        }
+        s.snap();
+    }
+    s
+}
+
+/// A snapshot id: the last 8 (`recent`) or uniform over all (`old`).
+#[inline(always)]
+fn pick(rng: &mut XorShift, versions: u64, recent: bool) -> u64 {
+    if recent {
+        versions - 1 - rng.below(8.min(versions))
+    } else {
+        rng.below(versions)
+    }
+}
+
+struct Fetch<'c> {
+    c: &'c mut Criterion,
+    versions: u64,
+    nodes: usize,
+}
+
+impl StoreVisitor for Fetch<'_> {
+    fn visit<S: Store>(&mut self) {
+        let (versions, nodes) = (self.versions, self.nodes);
+        let store: S = build(versions, nodes);
+        for recent in [true, false] {
+            let mut g = self.c.benchmark_group(format!(
+                "fetch_state/{}/versions={versions}",
+                if recent { "recent" } else { "old" }
+            ));
+            let mut rng = XorShift::new(7);
+            g.bench_function(BenchmarkId::from_parameter(S::NAME), |b| {
+                b.iter(|| {
+                    let s = pick(&mut rng, versions, recent);
+                    let i = rng.below(nodes as u64) as usize;
+                    black_box(store.fetch_state(i, s))
+                })
+            });
+            g.finish();
+        }
+    }
+}
+
+fn fetch_state(c: &mut Criterion) {
+    snapstate_benches::stats::steady_heap();
+    for (versions, nodes) in SHAPES {
+        let mut classic = Classic::new(nodes);
+        for v in 0..versions {
+            for i in 0..nodes {
+                classic.set(i, v + 1);
+            }
+            classic.snap();
+        }
+        for recent in [true, false] {
+            let mut g = c.benchmark_group(format!(
+                "fetch_state/{}/versions={versions}",
+                if recent { "recent" } else { "old" }
+            ));
+            let mut rng = XorShift::new(7);
+            g.bench_function(BenchmarkId::from_parameter("classic-nolock"), |b| {
+                b.iter(|| {
+                    let s = pick(&mut rng, versions, recent);
+                    let i = rng.below(nodes as u64) as usize;
+                    black_box(classic.fetch(i, s))
+                })
+            });
+            g.finish();
+        }
+        drop(classic);
+        for_each_store(&mut Fetch { c, versions, nodes });
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+        .sample_size(30);
+    targets = fetch_state
+}
+criterion_main!(benches);

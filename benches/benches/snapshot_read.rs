@@ -1,0 +1,53 @@
+//! SLOT FOR ISSUE 5: whole-snapshot reads (all 1024 nodes at one snapshot).
+//!
+//! Until `SnapshotArray` has a bulk read, `snapstate` is measured through
+//! `Store::read_snapshot`'s default, a loop of `fetch_state` calls (which is not one
+//! consistent read in general, though it is for a sealed snapshot here). The lock
+//! baselines hold their lock once; `cow-arcswap` loads one pointer. When issue 5 lands,
+//! override `read_snapshot` in `baselines/snapstate_store.rs` and this bench measures it.
+//!
+//! `cargo bench -p snapstate-benches --bench snapshot_read`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use snapstate_benches::workload::{prefill, NODES};
+use snapstate_benches::{for_each_store, Store, StoreVisitor};
+
+struct Whole<'c> {
+    c: &'c mut Criterion,
+}
+
+impl StoreVisitor for Whole<'_> {
+    fn visit<S: Store>(&mut self) {
+        let store = S::new(NODES);
+        let snaps = prefill(&store, NODES);
+        let mut out = Vec::with_capacity(NODES);
+        let mut g = self.c.benchmark_group("snapshot_read/nodes=1024");
+        g.throughput(Throughput::Elements(NODES as u64));
+        let mut s = 0;
+        g.bench_function(BenchmarkId::from_parameter(S::NAME), |b| {
+            b.iter(|| {
+                s = (s + 1) % snaps;
+                store.read_snapshot(s, NODES, &mut out);
+                black_box(out.len())
+            })
+        });
+        g.finish();
+    }
+}
+
+fn snapshot_read(c: &mut Criterion) {
+    snapstate_benches::stats::steady_heap();
+    for_each_store(&mut Whole { c });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+        .sample_size(20);
+    targets = snapshot_read
+}
+criterion_main!(benches);
