@@ -1,10 +1,7 @@
-//! SLOT FOR ISSUE 5: whole-snapshot reads (all 1024 nodes at one snapshot).
+//! Whole-snapshot reads: all 1024 nodes at one snapshot.
 //!
-//! Until `SnapshotArray` has a bulk read, `snapstate` is measured through
-//! `Store::read_snapshot`'s default, a loop of `fetch_state` calls (which is not one
-//! consistent read in general, though it is for a sealed snapshot here). The lock
-//! baselines hold their lock once; `cow-arcswap` loads one pointer. When issue 5 lands,
-//! override `read_snapshot` in `baselines/snapstate_store.rs` and this bench measures it.
+//! `snapstate` uses `SnapshotArray::fetch_all` (one pin for the whole read); the lock
+//! baselines hold their lock once; `cow-arcswap` loads one pointer.
 //!
 //! `cargo bench -p snapstate-benches --bench snapshot_read`
 

@@ -65,11 +65,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// All nodes as of snapshot `s`, into `out` (cleared first).
     ///
-    /// SLOT FOR ISSUE 5 (whole-snapshot reads): the default reads node by node, which
-    /// is what the baselines without a bulk read would do, and is *not* one consistent
-    /// read for the ones that could do better. When `SnapshotArray` gains its bulk read,
-    /// override this in `SnapState` (and in the lock baselines, one lock hold), and the
-    /// `snapshot_read` bench and the `snapshot-read` workload measure it.
+    /// The default reads node by node, which is what the baselines without a bulk read
+    /// would do. `SnapState` overrides it with `SnapshotArray::fetch_all`, the lock
+    /// baselines with one lock hold; the `snapshot_read` bench measures it.
     fn read_snapshot(&self, s: u64, n: usize, out: &mut Vec<u64>) {
         out.clear();
         out.extend((0..n).map(|i| self.fetch_state(i, s)));

@@ -7,7 +7,7 @@
 //! | `write-heavy` | 90% set / 9% fetch / 1% snap, random nodes, fetches at random taken snapshots |
 //! | `read-heavy` | 9% set / 90% fetch / 1% snap |
 //! | `snap-heavy` | 45% set / 35% fetch / 20% snap |
-//! | `snapshot-read` | SLOT FOR ISSUE 5: whole-snapshot reads; not in [`Workload::ALL`] until the core has them |
+//! | (whole-snapshot reads) | measured by the `snapshot_read` criterion bench, not by this harness |
 //!
 //! Every store is first [`prefill`]ed with [`PREFILL_SNAPS`] snapshots of every node, so
 //! fetches always have history to search. The `control` loop (pure computation on

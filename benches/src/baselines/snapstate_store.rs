@@ -33,4 +33,13 @@ impl Store for SnapState {
             .fetch_state(idx, SnapshotId::from(s))
             .expect("index in range, snapshot taken")
     }
+
+    /// The core's bulk read: one pin for every node.
+    fn read_snapshot(&self, s: u64, n: usize, out: &mut Vec<u64>) {
+        debug_assert_eq!(n, self.0.len());
+        *out = self
+            .0
+            .fetch_all(SnapshotId::from(s))
+            .expect("snapshot taken and readable");
+    }
 }

@@ -24,7 +24,7 @@ use crossbeam_epoch::Guard;
 use crate::array::Inner;
 use crate::local;
 use crate::node::{free_chain, Node};
-use crate::segment::{epoch_of, is_ready, Segment};
+use crate::segment::{is_ready, Segment};
 use crate::sync::{fence, Ordering};
 use crate::{Error, SnapshotArray, SnapshotId};
 
@@ -232,7 +232,7 @@ fn compact_node<T: Clone + Send + Sync + 'static>(
     let last = seg.freeze();
     // Acquire: pairs with `publish`.
     let tag = seg.tag(last).load(Ordering::Acquire);
-    if !is_ready(tag) || epoch_of(tag) >= sealed {
+    if !is_ready(tag) || seg.epoch_of(tag) >= sealed {
         // A writer of an open epoch may still write in place; try again next pass. The
         // segment stays frozen, so its next append moves to a fresh, right-sized one.
         return;

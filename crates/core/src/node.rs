@@ -29,9 +29,7 @@
 
 use crossbeam_epoch::Guard;
 
-use crate::segment::{
-    cap_for, epoch_of, is_claimed, is_max, is_ready, pending, ready, Segment, MAX, MIN_CAP,
-};
+use crate::segment::{cap_for, is_claimed, is_max, is_ready, Segment, MAX, MIN_CAP};
 use crate::sync::{fence, AtomicPtr, Backoff, Ordering};
 use crate::word::Word;
 
@@ -66,6 +64,7 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
                 MIN_CAP,
                 std::ptr::null_mut(),
                 e,
+                0,
                 word,
             ))),
         }
@@ -95,17 +94,33 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
     /// replaced box. On `Err` the caller still owns `word`: the epoch was stale.
     #[inline]
     pub(crate) fn write(&self, e: u64, word: u64, guard: Option<&Guard>) -> Result<(), u64> {
-        // The fast path, a second write to the node in the same epoch: exactly the
-        // `x == e` case of `write_slow` when the hint is exact and the slot is ready.
+        // The fast paths: the cases of `write_slow` with a ready newest slot at the hint.
         let seg_ptr = self.tail();
         if !seg_ptr.is_null() {
             // SAFETY: as in `write_slow`.
             let seg = unsafe { &*seg_ptr };
             let i = seg.hint();
             // Acquire: pairs with `publish` / the claim CAS, as in `write_slow`.
-            if seg.tag(i).load(Ordering::Acquire) == ready(e) && seg.is_last(i) {
-                Self::store_word(seg, i, word, guard);
-                return Ok(());
+            let tag = seg.tag(i).load(Ordering::Acquire);
+            if let Some(claim) = seg.pending(e) {
+                // A second write in the same epoch: `x == e`, in place.
+                if Some(tag) == seg.ready(e) && seg.is_last(i) {
+                    Self::store_word(seg, i, word, guard);
+                    return Ok(());
+                }
+                // The first write of the epoch after a ready version of an earlier one:
+                // `x < e`, append. The claim succeeds only if slot `i + 1` was empty, so
+                // `i` was the last claimed slot.
+                if is_ready(tag)
+                    && seg.epoch_of(tag) < e
+                    && i + 1 < seg.cap()
+                    && seg.claim(i + 1, claim)
+                {
+                    Self::store_word(seg, i + 1, word, guard);
+                    seg.publish(i + 1, claim);
+                    seg.set_hint(i + 1);
+                    return Ok(());
+                }
             }
         }
         self.write_slow(e, word, guard)
@@ -130,7 +145,7 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
             let i = seg.last_claimed();
             // Acquire: pairs with the claim CAS, so `x` is the slot's final epoch.
             let tag = seg.tag(i).load(Ordering::Acquire);
-            let x = epoch_of(tag);
+            let x = seg.epoch_of(tag);
             if x > e {
                 return Err(word);
             }
@@ -141,13 +156,17 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
                 }
                 return Ok(());
             }
-            if i + 1 < seg.cap() && seg.claim(i + 1, pending(e)) {
-                Self::store_word(seg, i + 1, word, guard);
-                seg.publish(i + 1, pending(e));
-                seg.set_hint(i + 1);
-                return Ok(());
+            // `e` too far past the segment's base to be tagged here: a new segment.
+            let claim = seg.pending(e);
+            if let Some(claim) = claim.filter(|_| i + 1 < seg.cap()) {
+                if seg.claim(i + 1, claim) {
+                    Self::store_word(seg, i + 1, word, guard);
+                    seg.publish(i + 1, claim);
+                    seg.set_hint(i + 1);
+                    return Ok(());
+                }
             }
-            if !seg.is_last(i) {
+            if claim.is_some() && !seg.is_last(i) {
                 continue; // lost the claim to another writer: look again
             }
             if self.install(seg_ptr, self.next_cap(seg), e, word) {
@@ -171,8 +190,9 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
         }
     }
 
-    /// The capacity for the segment after the full segment `seg`: room for twice the
-    /// versions the chain holds (so it doubles without compaction, stays small with it).
+    /// The capacity for the segment after the full segment `seg`: room for as many
+    /// versions as the chain holds (so the total doubles without compaction, and stays
+    /// small with it).
     fn next_cap(&self, seg: &Segment<T>) -> usize {
         let mut held = 0usize;
         let mut p: *const Segment<T> = seg;
@@ -188,22 +208,21 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
     /// Publishes a new segment after `prev` (null for the first) with `word` in slot 0.
     /// Returns false, still owning `word`, if another writer moved the tail first.
     fn install(&self, prev: *mut Segment<T>, cap: usize, e: u64, word: u64) -> bool {
-        self.install_tagged(prev, cap, ready(e), word).is_some()
+        self.install_tagged(prev, cap, e, 0, word).is_some()
     }
 
-    /// Publishes a new segment after `prev` whose slot 0 holds `word` under `tag`, and
-    /// returns it; `None`, still owning `word`, if another writer moved the tail first.
+    /// Publishes a new segment after `prev` whose slot 0 holds `word` for epoch `e` with
+    /// the extra tag `flags`, and returns it; `None`, still owning `word`, if another
+    /// writer moved the tail first.
     fn install_tagged(
         &self,
         prev: *mut Segment<T>,
         cap: usize,
-        tag: u64,
+        e: u64,
+        flags: u32,
         word: u64,
     ) -> Option<*mut Segment<T>> {
-        let fresh = Segment::new(cap, prev, epoch_of(tag), word);
-        // Relaxed: private until the publishing CAS below.
-        fresh.tag(0).store(tag, Ordering::Relaxed);
-        let fresh = Box::into_raw(fresh);
+        let fresh = Box::into_raw(Segment::new(cap, prev, e, flags, word));
         if self.replace_tail(prev, fresh) {
             return Some(fresh);
         }
@@ -235,7 +254,7 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
                 }
                 let word = Word::<T>::encode(value.clone());
                 if self
-                    .install_tagged(seg_ptr, MIN_CAP, ready(e) | MAX, word)
+                    .install_tagged(seg_ptr, MIN_CAP, e, MAX, word)
                     .is_some()
                 {
                     return Ok(true);
@@ -249,7 +268,7 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
             let i = seg.last_claimed();
             // Acquire: as in `write_slow`.
             let tag = seg.tag(i).load(Ordering::Acquire);
-            let x = epoch_of(tag);
+            let x = seg.epoch_of(tag);
             if x > e {
                 return Err(());
             }
@@ -276,8 +295,8 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
             if unsafe { Word::<T>::cmp_to(cur, value) }.is_ge() {
                 return Ok(false);
             }
-            let claim = pending(e) | MAX;
-            if i + 1 < seg.cap() && seg.claim(i + 1, claim) {
+            let claim = seg.pending(e).map(|t| t | MAX);
+            if let Some(claim) = claim.filter(|&c| i + 1 < seg.cap() && seg.claim(i + 1, c)) {
                 // The slot is ours until published: raisers of earlier slots wait for it.
                 Self::store_word(seg, i + 1, Word::<T>::encode(value.clone()), guard);
                 // SeqCst: the appender half of the Dekker pair with the in-place branch:
@@ -288,13 +307,13 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
                 seg.set_hint(i + 1);
                 return Ok(true);
             }
-            if !seg.is_last(i) {
+            if claim.is_some() && !seg.is_last(i) {
                 continue; // lost the claim to another writer: look again
             }
             let word = Word::<T>::encode(value.clone());
             // Slot 0 is published ready: a raise of `seg`'s last slot that misses our
             // carry sees the new segment after its fence and propagates into it.
-            match self.install_tagged(seg_ptr, self.next_cap(seg), ready(e) | MAX, word) {
+            match self.install_tagged(seg_ptr, self.next_cap(seg), e, MAX, word) {
                 Some(fresh) => {
                     // SeqCst: as in the claim branch above (the tail CAS is our claim).
                     fence(Ordering::SeqCst);
@@ -372,7 +391,7 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
             let seg = unsafe { &*seg_ptr };
             if seg.first_epoch() <= s {
                 // Acquire: pairs with `publish`.
-                return Some(epoch_of(seg.tag(seg.search(s)).load(Ordering::Acquire)));
+                return Some(seg.epoch_of(seg.tag(seg.search(s)).load(Ordering::Acquire)));
             }
             seg_ptr = seg.prev();
         }
@@ -512,5 +531,46 @@ pub(crate) unsafe fn free_chain<T>(mut seg_ptr: *mut Segment<T>, release: unsafe
         // SAFETY: forwarded from the caller.
         unsafe { seg.release_words(0..seg.cap(), release) };
         seg_ptr = seg.prev();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    fn read(node: &Node<u64>, s: u64, guard: &Guard) -> Option<u64> {
+        match node.read_at(s, guard) {
+            ReadAt::Found(w) => Some(w),
+            ReadAt::Before => None,
+        }
+    }
+
+    #[test]
+    fn epochs_too_far_from_a_segment_base_start_a_new_segment() {
+        let collector = crossbeam_epoch::Collector::new();
+        let handle = collector.register();
+        let guard = handle.pin();
+        let node: Node<u64> = Node::with_version(7, 70);
+        // Single-threaded: no announcement is needed for the protocol to hold.
+        let far = 7 + (1u64 << 31);
+        assert!(node.write(far, 1, None).is_ok());
+        assert!(node.write(far + 1, 2, None).is_ok());
+        let tail = node.tail();
+        // SAFETY: the node is alive and nothing is freed in this test.
+        let tail = unsafe { &*tail };
+        assert_eq!(
+            tail.first_epoch(),
+            far,
+            "a new segment based at the far epoch"
+        );
+        assert!(!tail.prev().is_null());
+        assert_eq!(read(&node, 6, &guard), None);
+        assert_eq!(read(&node, 7, &guard), Some(70));
+        assert_eq!(read(&node, far - 1, &guard), Some(70));
+        assert_eq!(read(&node, far, &guard), Some(1));
+        assert_eq!(read(&node, far + 5, &guard), Some(2));
+        assert_eq!(node.read_current(&guard), Some(2));
+        let mut node = node;
+        node.free(|_| {});
     }
 }

@@ -3,26 +3,31 @@
 //! A node's log is a chain of segments, newest first, each linked to the one before it.
 //! A segment is created full-sized with its first slot already written, then published
 //! by a CAS on the node's tail pointer (or, by compaction, on its successor's `prev`); its
-//! slots are claimed one at a time after that. New segments are sized from the number of
-//! versions the chain holds, so without compaction they double (the chain is
-//! `O(log versions)` long) and after compaction they stay small.
+//! slots are claimed one at a time after that. A new segment holds as many slots as its
+//! node's chain already holds (so without compaction the capacity doubles and the chain
+//! is `O(log versions)` long; after compaction it stays small).
 //!
 //! # Slots
 //!
-//! Slot `i` is two atomic words: a *tag* (tags of all slots are contiguous, so a binary
-//! search touches few cache lines) and a *word* holding the value (see `word`).
+//! Slot `i` is a 32-bit *tag* and a 64-bit *word* holding the value (see `word`). Tags of
+//! all slots are contiguous (16 per cache line), so a binary search touches few lines, and
+//! a slot costs 12 bytes.
+//!
+//! A tag stores its epoch relative to the segment's *base*, the epoch of slot 0:
 //!
 //! | tag bits | meaning |
 //! |---|---|
 //! | all zero | `EMPTY`: never claimed |
 //! | `FROZEN` (all ones but bit 0) | never to be claimed: compaction closed the segment |
-//! | `63..2` | `epoch + 1`: the epoch whose state this slot holds |
+//! | `31..2` | `epoch - base + 1` (at most `SPAN`) |
 //! | `1` | `MAX`: claimed by `advance`; a raise of an earlier slot propagates into it |
 //! | `0` | `READY`: the word has been written; readers may use the slot |
 //!
+//! An epoch too far past the base to fit is appended to a new segment instead.
+//!
 //! Invariants, each kept by the writer protocol in `node`:
-//! 1. Tags go `EMPTY -> pending(e)` (with or without `MAX`) by one CAS (the claim), then
-//!    to the same tag with `READY` by stores that all write the same value; or
+//! 1. Tags go `EMPTY -> pending` (with or without `MAX`) by one CAS (the claim), then to
+//!    the same tag with `READY` by stores that all write the same value; or
 //!    `EMPTY -> FROZEN` by compaction's CAS. A claimed slot's epoch and `MAX` bit never
 //!    change.
 //! 2. Claimed slots form a prefix of the segment (at most one `FROZEN` follows it), and
@@ -35,69 +40,51 @@
 
 use std::marker::PhantomData;
 
-use crate::sync::{zeroed_lines, AtomicPtr, AtomicU64, AtomicUsize, Line, Ordering};
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, Zeroed};
 
-pub(crate) const EMPTY: u64 = 0;
+pub(crate) const EMPTY: u32 = 0;
 /// Closes an unclaimed slot (and so the segment) to writers. Not ready, and its epoch
-/// field is past every epoch a snapshot can have, so no search ever selects it.
-pub(crate) const FROZEN: u64 = !READY;
-const READY: u64 = 1;
+/// field is past `SPAN`, so no search ever selects it.
+pub(crate) const FROZEN: u32 = !READY;
+const READY: u32 = 1;
 /// Set on slots claimed by `advance`.
-pub(crate) const MAX: u64 = 2;
+pub(crate) const MAX: u32 = 2;
 const FLAG_BITS: u32 = 2;
-
-/// The tag of a slot claimed for epoch `e` whose word is not written yet.
-#[inline]
-pub(crate) const fn pending(e: u64) -> u64 {
-    (e + 1) << FLAG_BITS
-}
-
-/// The tag of a readable slot of epoch `e`.
-#[inline]
-pub(crate) const fn ready(e: u64) -> u64 {
-    pending(e) | READY
-}
+/// The largest `epoch - base` a tag can hold (its field, `+ 1`, stays below `FROZEN`'s).
+const SPAN: u64 = (1 << (32 - FLAG_BITS)) - 3;
 
 #[inline]
-pub(crate) const fn is_ready(tag: u64) -> bool {
+pub(crate) const fn is_ready(tag: u32) -> bool {
     tag & READY != 0
 }
 
 #[inline]
-pub(crate) const fn is_max(tag: u64) -> bool {
+pub(crate) const fn is_max(tag: u32) -> bool {
     tag & MAX != 0 && tag != FROZEN
 }
 
 /// Whether a tag belongs to a claimed slot (pending or ready).
 #[inline]
-pub(crate) const fn is_claimed(tag: u64) -> bool {
+pub(crate) const fn is_claimed(tag: u32) -> bool {
     tag != EMPTY && tag != FROZEN
 }
 
-/// The epoch of a claimed tag.
+/// The epoch offset (`epoch - base`) of a claimed tag.
 #[inline]
-pub(crate) const fn epoch_of(tag: u64) -> u64 {
-    debug_assert!(tag != EMPTY);
-    (tag >> FLAG_BITS) - 1
-}
-
-/// Whether a slot with this tag holds a version visible at snapshot `s`.
-#[inline]
-const fn visible_at(tag: u64, s: u64) -> bool {
-    // EMPTY and FROZEN sort after every epoch: unclaimed slots are never visible.
-    is_claimed(tag) && epoch_of(tag) <= s
+const fn offset_of(tag: u32) -> u64 {
+    debug_assert!(is_claimed(tag));
+    ((tag >> FLAG_BITS) - 1) as u64
 }
 
 /// Smallest segment; a multiple of 4 so tags and words fill whole cache lines.
 pub(crate) const MIN_CAP: usize = 4;
-/// Largest segment (16 Mi slots, 256 MiB); past it the chain grows by whole segments.
+/// Largest segment (16 Mi slots, 192 MiB); past it the chain grows by whole segments.
 pub(crate) const MAX_CAP: usize = 1 << 24;
 
-/// The capacity for a segment that must hold `versions` versions and room to grow:
-/// the next power of two at or above twice that, within `MIN_CAP..=MAX_CAP`.
+/// The capacity for a segment that must hold `versions` versions: the next power of two
+/// at or above that, within `MIN_CAP..=MAX_CAP`.
 pub(crate) fn cap_for(versions: usize) -> usize {
     versions
-        .saturating_mul(2)
         .checked_next_power_of_two()
         .unwrap_or(MAX_CAP)
         .clamp(MIN_CAP, MAX_CAP)
@@ -107,9 +94,11 @@ pub(crate) fn cap_for(versions: usize) -> usize {
 #[repr(align(64))]
 #[derive(Debug)]
 pub(crate) struct Segment<T> {
-    /// `cap` tags, then `cap` words.
-    lines: Box<[Line]>,
+    tags: Zeroed<AtomicU32>,
+    words: Zeroed<AtomicU64>,
     cap: usize,
+    /// The epoch of slot 0; tags hold epochs relative to it.
+    base: u64,
     /// A claimed index at or before the last claimed one (a hint: readers and writers
     /// scan forward from it to the first unclaimed tag).
     hint: AtomicUsize,
@@ -119,63 +108,97 @@ pub(crate) struct Segment<T> {
 }
 
 impl<T> Segment<T> {
-    fn empty(cap: usize, prev: *mut Segment<T>) -> Box<Self> {
-        debug_assert!(cap >= MIN_CAP && cap.is_multiple_of(4));
-        Box::new(Segment {
-            lines: zeroed_lines(cap / 4),
+    /// A segment of `cap` slots whose slot 0 holds `word` for epoch `e` (ready, with the
+    /// extra tag `flags`), linked to `prev`.
+    pub(crate) fn new(
+        cap: usize,
+        prev: *mut Segment<T>,
+        e: u64,
+        flags: u32,
+        word: u64,
+    ) -> Box<Self> {
+        debug_assert!(cap >= MIN_CAP && cap.is_multiple_of(4) && flags & !MAX == 0);
+        let seg = Box::new(Segment {
+            tags: Zeroed::new(cap),
+            words: Zeroed::new(cap),
             cap,
+            base: e,
             hint: AtomicUsize::new(0),
             prev: AtomicPtr::new(prev),
             _values: PhantomData,
-        })
-    }
-
-    /// A segment of `cap` slots whose slot 0 holds `word` for epoch `e`, linked to `prev`.
-    pub(crate) fn new(cap: usize, prev: *mut Segment<T>, e: u64, word: u64) -> Box<Self> {
-        let seg = Self::empty(cap, prev);
+        });
         // Relaxed: the segment is private until the Release CAS that publishes it.
         seg.word(0).store(word, Ordering::Relaxed);
-        seg.tag(0).store(ready(e), Ordering::Relaxed);
+        seg.tag(0).store(
+            seg.pending(e).expect("offset 0") | flags | READY,
+            Ordering::Relaxed,
+        );
         seg
     }
 
     /// A segment holding copies of `from`'s ready slots `first..=last` as its slots
     /// `0..`, with no predecessor. Used by compaction on sealed slots only.
     pub(crate) fn copy_of(from: &Segment<T>, first: usize, last: usize) -> Box<Self> {
-        let seg = Self::empty(cap_for(last - first + 1), std::ptr::null_mut());
+        let live = last - first + 1;
+        // Acquire: pairs with `publish`; these slots are sealed, so stable.
+        let first_tag = from.tag(first).load(Ordering::Acquire);
+        let base = from.epoch_of(first_tag);
+        let seg = Box::new(Segment {
+            tags: Zeroed::new(cap_for(live * 2)),
+            words: Zeroed::new(cap_for(live * 2)),
+            cap: cap_for(live * 2),
+            base,
+            hint: AtomicUsize::new(live - 1),
+            prev: AtomicPtr::new(std::ptr::null_mut()),
+            _values: PhantomData,
+        });
         for (to, i) in (first..=last).enumerate() {
-            // Acquire: pairs with `publish`; these slots are sealed, so stable.
+            // Acquire: as above.
             let tag = from.tag(i).load(Ordering::Acquire);
             debug_assert!(is_ready(tag));
+            let flags = tag & (MAX | READY);
+            let retagged = seg.pending(from.epoch_of(tag)).expect("later epochs fit") | flags;
             // Relaxed: the copy is private until compaction publishes it (Release).
             seg.word(to)
                 .store(from.word(i).load(Ordering::Acquire), Ordering::Relaxed);
-            seg.tag(to).store(tag, Ordering::Relaxed);
+            seg.tag(to).store(retagged, Ordering::Relaxed);
         }
-        seg.hint.store(last - first, Ordering::Relaxed);
         seg
     }
 
+    /// The pending tag (no flags) for epoch `e` in this segment, if `e` fits.
     #[inline]
-    fn cell(&self, i: usize) -> &AtomicU64 {
-        debug_assert!(i / 8 < self.lines.len());
-        // SAFETY: callers pass `i < 2 * cap` (tags are `0..cap`, words `cap..2 * cap`),
-        // and `lines` holds `cap / 4` lines of 8 cells, so `i / 8 < lines.len()`.
-        unsafe { self.lines.get_unchecked(i / 8).0.get_unchecked(i % 8) }
+    pub(crate) fn pending(&self, e: u64) -> Option<u32> {
+        let offset = e.checked_sub(self.base)?;
+        (offset <= SPAN).then(|| ((offset + 1) as u32) << FLAG_BITS)
     }
 
-    /// The tag of slot `i`. Panics (in every build) if `i >= cap`, since `cell` trusts it.
+    /// The ready tag (no `MAX`) for epoch `e`, if `e` fits.
     #[inline]
-    pub(crate) fn tag(&self, i: usize) -> &AtomicU64 {
+    pub(crate) fn ready(&self, e: u64) -> Option<u32> {
+        self.pending(e).map(|t| t | READY)
+    }
+
+    /// The epoch of a claimed tag of this segment.
+    #[inline]
+    pub(crate) fn epoch_of(&self, tag: u32) -> u64 {
+        self.base + offset_of(tag)
+    }
+
+    /// The tag of slot `i`. Panics (in every build) if `i >= cap`.
+    #[inline]
+    pub(crate) fn tag(&self, i: usize) -> &AtomicU32 {
         assert!(i < self.cap);
-        self.cell(i)
+        // SAFETY: `i < cap`, the length of `tags`.
+        unsafe { self.tags.get_unchecked(i) }
     }
 
     /// The word of slot `i`. Panics if `i >= cap`.
     #[inline]
     pub(crate) fn word(&self, i: usize) -> &AtomicU64 {
         assert!(i < self.cap);
-        self.cell(self.cap + i)
+        // SAFETY: `i < cap`, the length of `words`.
+        unsafe { self.words.get_unchecked(i) }
     }
 
     #[inline]
@@ -185,7 +208,7 @@ impl<T> Segment<T> {
 
     /// Bytes this segment occupies (header and slots).
     pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + std::mem::size_of_val(&*self.lines)
+        std::mem::size_of::<Self>() + self.tags.bytes() + self.words.bytes()
     }
 
     #[inline]
@@ -201,12 +224,10 @@ impl<T> Segment<T> {
         self.prev.store(prev, Ordering::Release);
     }
 
-    /// The epoch of slot 0 (written before publication, never changed).
+    /// The epoch of slot 0 (fixed at creation).
     #[inline]
     pub(crate) fn first_epoch(&self) -> u64 {
-        // Relaxed: slot 0's tag was written before the segment was published, and the
-        // caller reached this segment through an Acquire load of that publication.
-        epoch_of(self.tag(0).load(Ordering::Relaxed))
+        self.base
     }
 
     /// A claimed index at or before the last claimed one.
@@ -241,10 +262,10 @@ impl<T> Segment<T> {
         self.hint.store(i, Ordering::Relaxed);
     }
 
-    /// Tries to claim the empty slot `i` with the pending tag `tag` (`pending(e)`,
-    /// maybe with `MAX`). Fails if `i` is claimed or frozen.
+    /// Tries to claim the empty slot `i` with the pending tag `tag` (from
+    /// [`Segment::pending`], maybe with `MAX`). Fails if `i` is claimed or frozen.
     #[inline]
-    pub(crate) fn claim(&self, i: usize, tag: u64) -> bool {
+    pub(crate) fn claim(&self, i: usize, tag: u32) -> bool {
         debug_assert!(is_claimed(tag) && !is_ready(tag));
         // AcqRel: Release makes the claimed epoch visible with the slot; Acquire (also on
         // failure) pairs with a rival claimer so its epoch is visible to the retry.
@@ -264,16 +285,14 @@ impl<T> Segment<T> {
                 return last;
             }
             // AcqRel: Acquire on failure pairs with a claimer's CAS, so the retry sees
-            // its epoch; Release orders nothing in particular but keeps the tag's
-            // modifications a single release sequence.
+            // its epoch; Release keeps the tag's modifications one release sequence.
             match self.tag(last + 1).compare_exchange(
                 EMPTY,
                 FROZEN,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return last,
-                Err(FROZEN) => return last,
+                Ok(_) | Err(FROZEN) => return last,
                 Err(_) => continue,
             }
         }
@@ -281,7 +300,7 @@ impl<T> Segment<T> {
 
     /// Marks slot `i`, claimed with the pending tag `tag`, readable.
     #[inline]
-    pub(crate) fn publish(&self, i: usize, tag: u64) {
+    pub(crate) fn publish(&self, i: usize, tag: u32) {
         // Release: pairs with the Acquire tag loads of readers, so the word stored before
         // this is visible to whoever sees READY.
         self.tag(i).store(tag | READY, Ordering::Release);
@@ -292,14 +311,16 @@ impl<T> Segment<T> {
     /// Requires `first_epoch() <= s`, so the answer exists.
     #[inline]
     pub(crate) fn search(&self, s: u64) -> usize {
-        debug_assert!(self.first_epoch() <= s);
+        debug_assert!(self.base <= s);
+        let limit = s - self.base;
         // Binary search over the tags for the first slot not visible at `s`. Visibility
         // is monotone along the slots (invariant 2; unclaimed slots come last).
         let (mut lo, mut hi) = (1, self.cap);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             // Acquire: pairs with `publish`, so the chosen slot's word is visible.
-            if visible_at(self.tag(mid).load(Ordering::Acquire), s) {
+            let tag = self.tag(mid).load(Ordering::Acquire);
+            if is_claimed(tag) && offset_of(tag) <= limit {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -333,71 +354,91 @@ impl<T> Segment<T> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn tags_order_by_epoch_and_keep_flags_apart() {
-        assert_eq!(epoch_of(pending(0)), 0);
-        assert_eq!(epoch_of(ready(41)), 41);
-        assert!(!is_ready(pending(3)) && is_ready(ready(3)));
-        assert!(ready(3) < pending(4));
-        assert!(visible_at(ready(3), 3) && !visible_at(ready(4), 3));
-        assert!(!visible_at(EMPTY, crate::clock::MAX_EPOCH));
-        assert!(!visible_at(FROZEN, crate::clock::MAX_EPOCH - 1));
-        assert!(!is_ready(FROZEN) && !is_claimed(FROZEN) && !is_claimed(EMPTY));
-        assert!(!is_max(FROZEN) && is_max(ready(2) | MAX) && !is_max(ready(2)));
-        assert_eq!(epoch_of(pending(7) | MAX), 7);
+    fn seg(base: u64) -> Box<Segment<u64>> {
+        Segment::new(8, std::ptr::null_mut(), base, 0, base * 10)
+    }
+
+    fn append(s: &Segment<u64>, i: usize, e: u64, flags: u32) {
+        let tag = s.pending(e).unwrap() | flags;
+        assert!(s.claim(i, tag));
+        s.word(i).store(e * 10, Ordering::Relaxed);
+        s.publish(i, tag);
     }
 
     #[test]
-    fn cap_for_doubles_and_clamps() {
+    fn tags_are_relative_to_the_base_and_keep_flags_apart() {
+        let s = seg(1000);
+        assert_eq!(s.pending(999), None, "before the base");
+        assert_eq!(s.pending(1000 + SPAN + 1), None, "past the span");
+        let far = s.pending(1000 + SPAN).unwrap();
+        assert!(far < FROZEN && is_claimed(far) && s.epoch_of(far) == 1000 + SPAN);
+        let t = s.ready(1041).unwrap();
+        assert_eq!(s.epoch_of(t), 1041);
+        assert_eq!(s.epoch_of(t | MAX), 1041);
+        assert!(is_ready(t) && !is_ready(s.pending(1041).unwrap()));
+        assert!(s.ready(1003).unwrap() < s.pending(1004).unwrap());
+        assert!(!is_ready(FROZEN) && !is_claimed(FROZEN) && !is_claimed(EMPTY));
+        assert!(!is_max(FROZEN) && is_max(t | MAX) && !is_max(t));
+    }
+
+    #[test]
+    fn cap_for_rounds_up_and_clamps() {
         assert_eq!(cap_for(0), MIN_CAP);
-        assert_eq!(cap_for(1), MIN_CAP);
-        assert_eq!(cap_for(3), 8);
-        assert_eq!(cap_for(4), 8);
-        assert_eq!(cap_for(5), 16);
+        assert_eq!(cap_for(3), MIN_CAP);
+        assert_eq!(cap_for(5), 8);
+        assert_eq!(cap_for(8), 8);
         assert_eq!(cap_for(usize::MAX), MAX_CAP);
     }
 
     #[test]
     fn search_finds_last_visible_slot_and_skips_empty_tail() {
-        let seg = Segment::<u64>::new(8, std::ptr::null_mut(), 2, 20);
-        for (i, e) in [(1, 5), (2, 9)] {
-            assert!(seg.claim(i, pending(e)));
-            seg.word(i).store(e * 10, Ordering::Relaxed);
-            seg.publish(i, pending(e));
-        }
-        assert_eq!(seg.last_claimed(), 2);
-        assert_eq!(seg.search(2), 0);
-        assert_eq!(seg.search(4), 0);
-        assert_eq!(seg.search(5), 1);
-        assert_eq!(seg.search(8), 1);
-        assert_eq!(seg.search(9), 2);
-        assert_eq!(seg.search(1000), 2);
+        let s = seg(2);
+        append(&s, 1, 5, 0);
+        append(&s, 2, 9, 0);
+        assert_eq!(s.last_claimed(), 2);
+        assert_eq!(s.search(2), 0);
+        assert_eq!(s.search(4), 0);
+        assert_eq!(s.search(5), 1);
+        assert_eq!(s.search(8), 1);
+        assert_eq!(s.search(9), 2);
+        assert_eq!(s.search(u64::MAX), 2);
         assert!(
-            !seg.claim(2, pending(10)),
+            !s.claim(2, s.pending(10).unwrap()),
             "a claimed slot cannot be claimed again"
         );
     }
 
     #[test]
     fn frozen_segments_take_no_claims_and_copies_keep_the_suffix() {
-        let seg = Segment::<u64>::new(8, std::ptr::null_mut(), 1, 10);
-        for (i, e) in [(1, 2), (2, 3)] {
-            assert!(seg.claim(i, pending(e) | MAX));
-            seg.word(i).store(e * 10, Ordering::Relaxed);
-            seg.publish(i, pending(e) | MAX);
-        }
-        assert!(is_max(seg.tag(2).load(Ordering::Relaxed)));
-        assert_eq!(epoch_of(seg.tag(2).load(Ordering::Relaxed)), 3);
-        assert_eq!(seg.freeze(), 2);
-        assert_eq!(seg.freeze(), 2, "freezing twice is harmless");
-        assert!(!seg.claim(3, pending(4)));
-        assert_eq!(seg.last_claimed(), 2);
-        assert_eq!(seg.search(100), 2);
-        let copy = Segment::copy_of(&seg, 1, 2);
+        let s = seg(1);
+        append(&s, 1, 2, MAX);
+        append(&s, 2, 3, MAX);
+        assert!(is_max(s.tag(2).load(Ordering::Relaxed)));
+        assert_eq!(s.freeze(), 2);
+        assert_eq!(s.freeze(), 2, "freezing twice is harmless");
+        assert!(!s.claim(3, s.pending(4).unwrap()));
+        assert_eq!(s.last_claimed(), 2);
+        assert_eq!(s.search(100), 2);
+        let copy = Segment::copy_of(&s, 1, 2);
         assert_eq!(copy.cap(), 4);
         assert_eq!(copy.first_epoch(), 2);
         assert_eq!(copy.last_claimed(), 1);
+        let last = copy.tag(1).load(Ordering::Relaxed);
+        assert!(is_max(last) && is_ready(last) && copy.epoch_of(last) == 3);
         assert_eq!(copy.word(copy.search(3)).load(Ordering::Relaxed), 30);
         assert!(copy.prev().is_null());
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "a 48 MiB allocation")]
+    fn large_segments_are_not_resident_until_touched() {
+        // 4 Mi slots: 48 MiB of address space. Only the pages written become resident.
+        let big = Segment::<u64>::new(1 << 22, std::ptr::null_mut(), 0, 0, 7);
+        assert_eq!(big.word(0).load(Ordering::Relaxed), 7);
+        assert!(big.bytes() >= 48 << 20);
+        if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {
+            let resident: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+            assert!(resident * 4096 < 40 << 20, "{resident} pages resident");
+        }
     }
 }

@@ -5,14 +5,14 @@
 //! the same orderings and the same fences are checked that ship.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(loom)]
 pub(crate) use loom::thread_local;
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 #[cfg(not(loom))]
@@ -85,27 +85,133 @@ impl Backoff {
     }
 }
 
-/// Eight atomic words on one cache line of their own.
-#[repr(C, align(64))]
-#[derive(Debug)]
-pub(crate) struct Line(pub(crate) [AtomicU64; 8]);
-
-/// `n` cache lines of atomics, all zero.
+/// A fixed run of `len` atomics, all zero, that never moves.
 ///
-/// On std this is one `alloc_zeroed` call, so pages the log never reaches are never
-/// touched (and never become resident). Loom atomics must be constructed one by one.
-pub(crate) fn zeroed_lines(n: usize) -> Box<[Line]> {
-    #[cfg(loom)]
-    {
-        (0..n)
-            .map(|_| Line(std::array::from_fn(|_| AtomicU64::new(0))))
-            .collect()
-    }
+/// On std it is one zeroed allocation. Runs up to 4 KiB are cache-line aligned, so no two
+/// nodes' slots share a line (writers of distinct nodes never contend); longer runs ask
+/// for the atomic's own alignment, which the system allocator serves with `calloc`, so
+/// pages the log never reaches are never touched (and never become resident). A
+/// zeroed allocation with a larger alignment is zeroed eagerly, page by page.
+pub(crate) struct Zeroed<A> {
     #[cfg(not(loom))]
-    {
-        // SAFETY: `AtomicU64` has the same size, alignment and bit validity as `u64`
-        // (documented on the type) and `Line` is `repr(C)` over eight of them, so the
-        // all-zero bit pattern is a valid `Line` of eight `AtomicU64(0)`.
-        unsafe { Box::<[Line]>::new_zeroed_slice(n).assume_init() }
+    ptr: std::ptr::NonNull<A>,
+    #[cfg(not(loom))]
+    len: usize,
+    #[cfg(loom)]
+    items: Box<[A]>,
+}
+
+/// Atomics that are valid when all their bytes are zero, constructible for loom.
+pub(crate) trait ZeroAtomic: Sized {
+    /// A new atomic holding zero.
+    // Only loom builds construct the atomics one by one; std zeroes the allocation.
+    #[cfg_attr(not(loom), allow(dead_code))]
+    fn zero() -> Self;
+}
+
+impl ZeroAtomic for AtomicU64 {
+    fn zero() -> Self {
+        AtomicU64::new(0)
+    }
+}
+
+impl ZeroAtomic for AtomicU32 {
+    fn zero() -> Self {
+        AtomicU32::new(0)
+    }
+}
+
+#[cfg(not(loom))]
+impl<A> Zeroed<A> {
+    fn layout(len: usize) -> std::alloc::Layout {
+        let size = std::mem::size_of::<A>()
+            .checked_mul(len.max(1))
+            .expect("segment size overflows");
+        let align = if size <= 4096 {
+            64
+        } else {
+            std::mem::align_of::<A>()
+        };
+        std::alloc::Layout::from_size_align(size.next_multiple_of(align), align)
+            .expect("segment layout")
+    }
+}
+
+#[cfg(not(loom))]
+impl<A: ZeroAtomic> Zeroed<A> {
+    pub(crate) fn new(len: usize) -> Self {
+        let layout = Self::layout(len);
+        // SAFETY: the layout has a non-zero size (`len.max(1)` items of a non-zero-sized
+        // atomic).
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(raw.cast::<A>()) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        Zeroed { ptr, len }
+    }
+
+    /// The `i`th atomic.
+    ///
+    /// # Safety
+    ///
+    /// `i < len`.
+    #[inline]
+    pub(crate) unsafe fn get_unchecked(&self, i: usize) -> &A {
+        debug_assert!(i < self.len);
+        // SAFETY: `i < len` (caller); the allocation holds `len` zero-initialised items,
+        // and all-zero bytes are a valid atomic holding zero (`ZeroAtomic`, implemented
+        // only for `AtomicU32`/`AtomicU64`, whose representation is their integer's).
+        unsafe { &*self.ptr.as_ptr().add(i) }
+    }
+
+    /// Bytes allocated.
+    pub(crate) fn bytes(&self) -> usize {
+        Self::layout(self.len).size()
+    }
+}
+
+#[cfg(not(loom))]
+impl<A> Drop for Zeroed<A> {
+    fn drop(&mut self) {
+        let layout = Self::layout(self.len);
+        // SAFETY: allocated in `new` with this same layout; atomics need no drop.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };
+    }
+}
+
+#[cfg(loom)]
+impl<A: ZeroAtomic> Zeroed<A> {
+    pub(crate) fn new(len: usize) -> Self {
+        Zeroed {
+            items: (0..len).map(|_| A::zero()).collect(),
+        }
+    }
+
+    /// The `i`th atomic.
+    ///
+    /// # Safety
+    ///
+    /// `i < len`.
+    #[inline]
+    pub(crate) unsafe fn get_unchecked(&self, i: usize) -> &A {
+        // SAFETY: `i < len` (caller).
+        unsafe { self.items.get_unchecked(i) }
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.items)
+    }
+}
+
+// SAFETY: `Zeroed` owns its atomics like a `Box<[A]>` would; atomics are `Send + Sync`.
+#[cfg(not(loom))]
+unsafe impl<A: Send + Sync> Send for Zeroed<A> {}
+// SAFETY: as above: shared access only hands out `&A`, and `A: Sync`.
+#[cfg(not(loom))]
+unsafe impl<A: Send + Sync> Sync for Zeroed<A> {}
+
+impl<A> std::fmt::Debug for Zeroed<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Zeroed")
     }
 }

@@ -236,3 +236,27 @@ fn array_is_send_and_sync_and_debug() {
         "SnapshotArray { len: 2, snapshots_taken: 1, oldest_readable: 0, .. }"
     );
 }
+
+#[test]
+fn readers_read_like_the_array_and_survive_compaction() {
+    let a: SnapshotArray<String> = SnapshotArray::new(2);
+    a.set_state(0, "a".into()).unwrap();
+    let s0 = a.snap();
+    a.set_state(0, "b".into()).unwrap();
+    let s1 = a.snap();
+    let mut reader = a.reader();
+    assert_eq!(reader.fetch_state(0, s0).unwrap(), "a");
+    assert_eq!(reader.fetch_state(1, s1).unwrap(), "");
+    assert_eq!(reader.current_state(0).unwrap(), "b");
+    assert!(matches!(
+        reader.fetch_state(2, s0),
+        Err(Error::IndexOutOfBounds { idx: 2, len: 2 })
+    ));
+    a.compact(s1).unwrap();
+    assert!(matches!(
+        reader.fetch_state(0, s0),
+        Err(Error::Compacted { .. })
+    ));
+    reader.refresh();
+    assert_eq!(reader.fetch_state(0, s1).unwrap(), "b");
+}
