@@ -26,7 +26,7 @@ use crate::{Error, SnapshotId};
 /// |---|---|---|
 /// | [`set_state`](Self::set_state) | one SeqCst fence, a few plain loads and stores; one CAS per node per epoch | lock-free; wait-free when no other thread writes the same node |
 /// | [`snap`](Self::snap) | one `fetch_add`, one fence, one load per writer thread, one `fetch_max` | blocking, but only on writers already inside `set_state` for the epoch it closes |
-/// | [`fetch_state`](Self::fetch_state) | `O(log v)` for `v` versions of the node | wait-free |
+/// | [`fetch_state`](Self::fetch_state) | `O(log v)` for `v` versions of the node | wait-free, except for an id whose `snap()` is still in progress (see its docs) |
 /// | [`current_state`](Self::current_state) | `O(1)` | wait-free (lock-free while writers of the node race) |
 ///
 /// # Examples
@@ -217,8 +217,12 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// Node `idx`'s state as of snapshot `snap`.
     ///
     /// Once `snap()` has returned an id, the answer for that id never changes (until it is
-    /// compacted away). `O(log v)` for `v` versions of the node, wait-free, never blocks
-    /// writers.
+    /// compacted away). `O(log v)` for `v` versions of the node, never blocks writers,
+    /// and wait-free for every id whose `snap()` has returned. Asked for an id whose
+    /// `snap()` is still in progress, it finishes that snapshot itself: it waits, as
+    /// `snap()` does, for the `set_state` calls still inside that epoch (a few
+    /// instructions each), rather than answer `SnapshotNotTaken` for an id other threads'
+    /// later writes have already moved past.
     ///
     /// # Errors
     ///
@@ -343,12 +347,18 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     }
 
     /// Whether `snap` has been taken and not compacted away.
+    ///
+    /// An id whose `snap()` has bumped the clock but not yet sealed it is finished here
+    /// rather than reported as not taken (see `finish_sealing`).
     #[inline]
     pub(crate) fn check_readable(&self, snap: SnapshotId) -> Result<(), Error> {
         let s = snap.get();
         let taken = self.clock.sealed();
-        if s >= taken {
-            return Err(Error::SnapshotNotTaken { id: snap, taken });
+        if s >= taken && !self.finish_sealing(s) {
+            return Err(Error::SnapshotNotTaken {
+                id: snap,
+                taken: self.clock.sealed(),
+            });
         }
         let oldest = self.floor();
         if s < oldest {
@@ -398,6 +408,31 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.shared.registry.wait_for(e);
         self.clock.seal(e);
         e
+    }
+
+    /// Seals snapshot `s` if its `snap()` is in progress (it has bumped the clock past
+    /// `s` but is still waiting for writers); false if no `snap()` has handed out `s`.
+    ///
+    /// Answering "not taken" for such an id would not be linearizable: a write that
+    /// started after the clock moved lands in a later epoch and may already have
+    /// returned, and a thread that saw its write return and then heard "not taken"
+    /// would expect the snapshot, once taken, to include it. So the reader does the
+    /// rest of the snap's work itself: the same bounded wait for the writers still
+    /// inside epochs up to `s`, then the seal. It never waits for the snapping thread.
+    #[cold]
+    fn finish_sealing(&self, s: u64) -> bool {
+        if self.clock.open() <= s {
+            return false;
+        }
+        // SeqCst: as in `take_snapshot`. The clock value read above was written by the
+        // bump of `snap(s)` or later; a writer whose clock re-read saw an epoch `<= s`
+        // read an earlier value, so its fence precedes this one in the total order and
+        // its announcement is visible to the scan (C++20 [atomics.order] p4, the
+        // fence-fence case via coherence order on the clock).
+        fence(Ordering::SeqCst);
+        self.shared.registry.wait_for(s);
+        self.clock.seal(s);
+        true
     }
 
     /// Runs `write(e)` announced in the open epoch `e`, re-announcing while it reports a

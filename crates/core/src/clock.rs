@@ -7,8 +7,9 @@
 //!   of distinct nodes share it in the `Shared` cache state and never contend.
 //! - `sealed` counts the snapshots that are complete: every id below it is readable.
 //!   `snap(e)` raises it to `e + 1` (with `fetch_max`) after the writers of epoch `e`
-//!   have left. Ids in `sealed..open` belong to `snap()` calls still in progress; readers
-//!   answer them with `SnapshotNotTaken`, as if they had arrived before the snap.
+//!   have left. An id in `sealed..open` belongs to a `snap()` still in progress; a reader
+//!   that asks for one finishes it (waits for its writers and seals it) rather than
+//!   answer `SnapshotNotTaken` (see `Inner::finish_sealing`).
 
 use crossbeam_utils::CachePadded;
 
