@@ -302,3 +302,8 @@ impl<T> fmt::Debug for SnapshotArray<T> {
             .finish_non_exhaustive()
     }
 }
+
+// White-box loom models, a child module so they reach the array's internals.
+#[cfg(all(test, loom))]
+#[path = "loom_tests.rs"]
+mod loom_tests;
