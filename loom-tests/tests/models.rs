@@ -16,6 +16,11 @@
 //! | `segment_install_race` | two writers racing to install that segment, in one epoch or across a snap |
 //! | `reclamation` | in-place replacement of a boxed value (deferred to the array's collector) against a reader |
 //! | `slot_reuse` | a writer thread exiting and returning its announcement slot while another writer takes one and a snap scans them |
+//! | `snap_in_progress_read` (ignored: fails on a core bug) | a read of a snapshot whose `snap()` is still waiting |
+//!
+//! Two more tests check the checkers: `payload_probe_catches_a_clone_racing_a_free` (the
+//! payload probe reports a race) and `loom_misses_a_load_hidden_by_the_writers_own_load`
+//! (the loom limit below).
 //!
 //! # Readers retry
 //!

@@ -226,7 +226,7 @@ fn unpinned_reader_is_caught() {
 /// the snapshot is stable, and each write is either in it or after it, never both.
 #[test]
 fn registry_chunk_install() {
-    model("registry_chunk_install", 2, || {
+    model("registry_chunk_install", 3, || {
         let a: Arc<SnapshotArray> = Arc::new(SnapshotArray::new(2));
         let held: Vec<usize> = (0..4).map(|_| a.shared.registry.acquire()).collect();
         let writers: Vec<_> = [0usize, 1]
