@@ -19,7 +19,7 @@ CARGO_TARGET_DIR=target/loom cargo test -p snapstate-loom-tests --release --feat
   --test models -- --nocapture --test-threads=1 2>&1 | tee -a "$log"
 
 echo "::: loom models: bound, iterations, time"
-grep '^loom model ' "$log" | sed 's/^/    /'
+grep -o 'loom model [^:]*: preemption bound .*' "$log" | sed 's/^/    /'
 
 # The planted trap (--cfg snapstate_mutant: a write's epoch comes from a clock read taken
 # before it is published, with no announcement) must be caught by the trap model.
