@@ -496,7 +496,7 @@ fn slot_reuse() {
 /// then `fetch_state(1, 0)` says snapshot 0 is not taken. After the snap returns,
 /// snapshot 0 has node 1 at 0. So the main thread's write is "after snap 0" and its
 /// later read is "before snap 0": not linearizable. Found by the real-thread test in
-/// `tests/linearizability.rs` (reads of guessed ids, about one round in 2000).
+/// `tests/linearizability.rs` (reads of guessed ids: a few rounds in 10,000 here).
 ///
 /// Run it: `... cargo test -p snapstate-loom-tests --release --features loom --test
 /// models -- --ignored snap_in_progress_read`.
