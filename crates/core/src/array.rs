@@ -281,8 +281,9 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
         })
     }
 
-    /// The number of snapshots taken so far: ids `0..taken` have been returned by
-    /// `snap()` (some may since have been compacted away).
+    /// The number of snapshots taken so far: ids `0..taken` have been handed out by
+    /// `snap()` (a `snap()` still waiting for its epoch's writers counts; reading its id
+    /// finishes it). Some may since have been compacted away.
     ///
     /// # Examples
     ///
@@ -293,7 +294,9 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// ```
     #[inline]
     pub fn snapshots_taken(&self) -> u64 {
-        self.inner.clock.sealed()
+        // Counting only sealed snapshots would not be linearizable, for the reason given
+        // at `Inner::finish_sealing`.
+        self.inner.clock.open()
     }
 
     /// The oldest snapshot that can still be read; ids below it were compacted away.
@@ -357,7 +360,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         if s >= taken && !self.finish_sealing(s) {
             return Err(Error::SnapshotNotTaken {
                 id: snap,
-                taken: self.clock.sealed(),
+                taken: self.clock.open(),
             });
         }
         let oldest = self.floor();
@@ -500,3 +503,8 @@ impl<T> fmt::Debug for SnapshotArray<T> {
             .finish_non_exhaustive()
     }
 }
+
+// White-box loom models, a child module so they reach the array's internals.
+#[cfg(all(test, loom))]
+#[path = "loom_tests.rs"]
+mod loom_tests;

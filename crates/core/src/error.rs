@@ -40,7 +40,7 @@ pub enum Error {
     SnapshotNotTaken {
         /// The id that was passed.
         id: SnapshotId,
-        /// The number of snapshots taken and readable so far; valid ids are `0..taken`.
+        /// The number of snapshots taken so far; valid ids are `0..taken`.
         taken: u64,
     },
     /// The snapshot was compacted away.
