@@ -18,7 +18,7 @@ export RUSTDOCFLAGS="-Zsanitizer=thread"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(pwd)/.ci/tsan.supp"
 CARGO_TARGET_DIR=target/tsan cargo +nightly test -Zbuild-std \
   --target x86_64-unknown-linux-gnu \
-  -p snapstate --test stress \
+  -p snapstate --test stress --test compaction \
   -- --nocapture
 CARGO_TARGET_DIR=target/tsan cargo +nightly test -Zbuild-std \
   --target x86_64-unknown-linux-gnu \

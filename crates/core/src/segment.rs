@@ -40,7 +40,7 @@
 
 use std::marker::PhantomData;
 
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, Zeroed};
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, Slots};
 
 pub(crate) const EMPTY: u32 = 0;
 /// Closes an unclaimed slot (and so the segment) to writers. Not ready, and its epoch
@@ -94,8 +94,7 @@ pub(crate) fn cap_for(versions: usize) -> usize {
 #[repr(align(64))]
 #[derive(Debug)]
 pub(crate) struct Segment<T> {
-    tags: Zeroed<AtomicU32>,
-    words: Zeroed<AtomicU64>,
+    slots: Slots,
     cap: usize,
     /// The epoch of slot 0; tags hold epochs relative to it.
     base: u64,
@@ -119,8 +118,7 @@ impl<T> Segment<T> {
     ) -> Box<Self> {
         debug_assert!(cap >= MIN_CAP && cap.is_multiple_of(4) && flags & !MAX == 0);
         let seg = Box::new(Segment {
-            tags: Zeroed::new(cap),
-            words: Zeroed::new(cap),
+            slots: Slots::new(cap),
             cap,
             base: e,
             hint: AtomicUsize::new(0),
@@ -144,8 +142,7 @@ impl<T> Segment<T> {
         let first_tag = from.tag(first).load(Ordering::Acquire);
         let base = from.epoch_of(first_tag);
         let seg = Box::new(Segment {
-            tags: Zeroed::new(cap_for(live * 2)),
-            words: Zeroed::new(cap_for(live * 2)),
+            slots: Slots::new(cap_for(live * 2)),
             cap: cap_for(live * 2),
             base,
             hint: AtomicUsize::new(live - 1),
@@ -189,16 +186,16 @@ impl<T> Segment<T> {
     #[inline]
     pub(crate) fn tag(&self, i: usize) -> &AtomicU32 {
         assert!(i < self.cap);
-        // SAFETY: `i < cap`, the length of `tags`.
-        unsafe { self.tags.get_unchecked(i) }
+        // SAFETY: `i < cap`, the capacity of `slots`.
+        unsafe { self.slots.tag(i) }
     }
 
     /// The word of slot `i`. Panics if `i >= cap`.
     #[inline]
     pub(crate) fn word(&self, i: usize) -> &AtomicU64 {
         assert!(i < self.cap);
-        // SAFETY: `i < cap`, the length of `words`.
-        unsafe { self.words.get_unchecked(i) }
+        // SAFETY: `i < cap`, the capacity of `slots`.
+        unsafe { self.slots.word(i) }
     }
 
     #[inline]
@@ -208,7 +205,7 @@ impl<T> Segment<T> {
 
     /// Bytes this segment occupies (header and slots).
     pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.tags.bytes() + self.words.bytes()
+        std::mem::size_of::<Self>() + self.slots.bytes()
     }
 
     #[inline]
@@ -432,7 +429,8 @@ mod tests {
     #[test]
     #[cfg_attr(miri, ignore = "a 48 MiB allocation")]
     fn large_segments_are_not_resident_until_touched() {
-        // 4 Mi slots: 48 MiB of address space. Only the pages written become resident.
+        // 4 Mi slots: 48 MiB of address space, mapped. Only the pages written become
+        // resident.
         let big = Segment::<u64>::new(1 << 22, std::ptr::null_mut(), 0, 0, 7);
         assert_eq!(big.word(0).load(Ordering::Relaxed), 7);
         assert!(big.bytes() >= 48 << 20);
