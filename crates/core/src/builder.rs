@@ -93,6 +93,11 @@ impl<T: Clone + Send + Sync + 'static> Builder<T> {
     /// named `snapstate-compactor`, sleeps until a `snap()` moves the floor, runs at most
     /// once per [`compaction_interval`](Self::compaction_interval), and is joined when
     /// the array is dropped. Without it, call [`SnapshotArray::compact`] yourself.
+    ///
+    /// The background thread bounds memory only as well as it is scheduled: a writer
+    /// that outruns a descheduled compactor piles up versions until it runs again, and
+    /// the process may keep that peak resident. For a hard bound, turn it off and call
+    /// `compact(array.oldest_readable())` from a writing thread every few snaps.
     pub fn background_compaction(mut self, on: bool) -> Self {
         self.background = Some(on);
         self
