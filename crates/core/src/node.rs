@@ -137,10 +137,9 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
                 }
                 continue;
             }
-            // SAFETY: segments are freed only when the array is dropped (`&mut`), or by
-            // compaction after they are unlinked and every write in flight at that time
-            // has finished (`Registry::wait_for_in_flight`); this writer is announced and
-            // loaded `seg_ptr` after its fence.
+            // SAFETY: segments are freed by `Drop` (`&mut`) or by compaction once unlinked
+            // and every write then in flight has ended (`wait_for_in_flight`); this writer
+            // is announced and loaded `seg_ptr` after its fence.
             let seg = unsafe { &*seg_ptr };
             let i = seg.last_claimed();
             // Acquire: pairs with the claim CAS, so `x` is the slot's final epoch.
