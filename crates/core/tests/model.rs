@@ -145,6 +145,50 @@ fn cases() -> u32 {
         .unwrap_or(if cfg!(miri) { 8 } else { 256 })
 }
 
+/// Applies one of the point operations (set, snap, fetch, current) to both and compares
+/// the answers; `None` for the other operations, which the caller handles.
+fn point_op(
+    op: &Op,
+    array: &SnapshotArray,
+    model: &mut Classic,
+) -> Option<Result<(), TestCaseError>> {
+    let check = |ok: bool, what: String| {
+        if ok {
+            Ok(())
+        } else {
+            Err(TestCaseError::fail(what))
+        }
+    };
+    Some(match *op {
+        Op::Set(i, v) => {
+            let (got, want) = (array.set_state(i, v), model.set(i, v));
+            check(
+                got == want,
+                format!("set_state({i}, {v}): {got:?} != {want:?}"),
+            )
+        }
+        Op::Snap => {
+            let (got, want) = (array.snap().get(), model.snap());
+            check(got == want, format!("snap(): {got} != {want}"))
+        }
+        Op::Fetch(i, s) => {
+            let (got, want) = (array.fetch_state(i, SnapshotId::from(s)), model.fetch(i, s));
+            check(
+                got == want,
+                format!("fetch_state({i}, {s}): {got:?} != {want:?}"),
+            )
+        }
+        Op::Current(i) => {
+            let (got, want) = (array.current_state(i), model.current(i));
+            check(
+                got == want,
+                format!("current_state({i}): {got:?} != {want:?}"),
+            )
+        }
+        _ => return None,
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -153,13 +197,7 @@ proptest! {
         let array: SnapshotArray = SnapshotArray::new(n);
         let mut model = Classic::new(n);
         for op in ops {
-            match op {
-                Op::Set(i, v) => prop_assert_eq!(array.set_state(i, v), model.set(i, v)),
-                Op::Snap => prop_assert_eq!(array.snap().get(), model.snap()),
-                Op::Fetch(i, s) => prop_assert_eq!(array.fetch_state(i, SnapshotId::from(s)), model.fetch(i, s)),
-                Op::Current(i) => prop_assert_eq!(array.current_state(i), model.current(i)),
-                _ => unreachable!("this strategy makes no compaction ops"),
-            }
+            point_op(&op, &array, &mut model).expect("this strategy makes only point ops")?;
         }
         // Every snapshot still reads as the model says, after the whole history.
         for s in 0..model.snaps {
@@ -205,32 +243,33 @@ proptest! {
         let mut model = Classic::new(n);
         let mut pins = Vec::new();
         for op in ops {
-            match op {
-                Op::Set(i, v) => prop_assert_eq!(array.set_state(i, v), model.set(i, v)),
-                Op::Snap => prop_assert_eq!(array.snap().get(), model.snap()),
-                Op::Fetch(i, s) => prop_assert_eq!(array.fetch_state(i, SnapshotId::from(s)), model.fetch(i, s)),
-                Op::Current(i) => prop_assert_eq!(array.current_state(i), model.current(i)),
-                Op::Compact(b) => prop_assert_eq!(array.compact(SnapshotId::from(b)), model.compact(b)),
-                Op::Pin(s) => match (array.pin(SnapshotId::from(s)), model.pin(s)) {
-                    (Ok(pin), Ok(())) => pins.push(pin),
-                    (got, want) => prop_assert_eq!(got.map(|_| ()), want),
-                },
-                Op::Unpin(k) => {
-                    if !pins.is_empty() {
-                        let pin = pins.remove(k % pins.len());
-                        let at = model.pins.iter().position(|&p| p == pin.id().get()).unwrap();
-                        model.pins.remove(at);
-                    }
-                }
-                Op::Advance(i, v) => {
-                    let want = model.current(i).map(|cur| {
-                        let raise = v > cur;
-                        if raise {
-                            model.set(i, v).unwrap();
+            if let Some(checked) = point_op(&op, &array, &mut model) {
+                checked?;
+            } else {
+                match op {
+                    Op::Compact(b) => prop_assert_eq!(array.compact(SnapshotId::from(b)), model.compact(b)),
+                    Op::Pin(s) => match (array.pin(SnapshotId::from(s)), model.pin(s)) {
+                        (Ok(pin), Ok(())) => pins.push(pin),
+                        (got, want) => prop_assert_eq!(got.map(|_| ()), want),
+                    },
+                    Op::Unpin(k) => {
+                        if !pins.is_empty() {
+                            let pin = pins.remove(k % pins.len());
+                            let at = model.pins.iter().position(|&p| p == pin.id().get()).unwrap();
+                            model.pins.remove(at);
                         }
-                        raise
-                    });
-                    prop_assert_eq!(array.advance(i, v), want);
+                    }
+                    Op::Advance(i, v) => {
+                        let want = model.current(i).map(|cur| {
+                            let raise = v > cur;
+                            if raise {
+                                model.set(i, v).unwrap();
+                            }
+                            raise
+                        });
+                        prop_assert_eq!(array.advance(i, v), want);
+                    }
+                    _ => unreachable!("point ops are handled above"),
                 }
             }
             prop_assert_eq!(array.oldest_readable().get(), model.floor);
