@@ -18,9 +18,9 @@ echo "public-API models (loom-tests/tests/models.rs)"
 CARGO_TARGET_DIR=target/loom cargo test -p snapstate-loom-tests --release --features loom \
   --test models -- --nocapture --test-threads=1 2>&1 | tee -a "$log"
 
-echo "feature models: compaction, pins, advance (crates/core/tests/loom_features.rs, bound 2)"
-CARGO_TARGET_DIR=target/loom cargo test -p snapstate --release --features loom \
-  --test loom_features -- --test-threads=1 2>&1 | tee -a "$log"
+echo "feature models: compaction, pins, advance (loom-tests/tests/feature_models.rs)"
+CARGO_TARGET_DIR=target/loom cargo test -p snapstate-loom-tests --release --features loom \
+  --test feature_models -- --nocapture --test-threads=1 2>&1 | tee -a "$log"
 
 echo "::: loom models: bound, iterations, time"
 grep -o 'loom model [^:]*: preemption bound .*' "$log" | sed 's/^/    /'

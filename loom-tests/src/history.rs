@@ -23,7 +23,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use snapstate::{Error, SnapshotArray, SnapshotId};
+use snapstate::{Error, SnapshotArray, SnapshotId, SnapshotPin};
 
 /// Most threads a causal log tracks (loom allows 5, main included).
 pub const MAX_THREADS: usize = 8;
@@ -52,6 +52,28 @@ pub enum Op {
         /// The node.
         idx: usize,
     },
+    /// `advance(idx, value)`.
+    Advance {
+        /// The node.
+        idx: usize,
+        /// The key of the value reported.
+        value: u64,
+    },
+    /// `compact(before)`.
+    Compact {
+        /// The id passed.
+        before: u64,
+    },
+    /// `pin(snap)`.
+    Pin {
+        /// The snapshot id to pin.
+        snap: u64,
+    },
+    /// Dropping a pin of `snap`.
+    Unpin {
+        /// The pinned snapshot id.
+        snap: u64,
+    },
 }
 
 /// What an operation returned.
@@ -63,8 +85,29 @@ pub enum Ret {
     Snap(u64),
     /// A read returned a value with this key.
     Value(u64),
-    /// `fetch_state` returned [`Error::SnapshotNotTaken`].
+    /// `fetch_state`, `compact` or `pin` returned [`Error::SnapshotNotTaken`].
     NotTaken,
+    /// `fetch_state` or `pin` returned [`Error::Compacted`] naming this oldest readable id.
+    Compacted(u64),
+    /// `advance` returned whether it raised the node.
+    Raised(bool),
+    /// `compact` returned this floor.
+    Floor(u64),
+    /// `pin` returned a pin.
+    Pinned,
+}
+
+/// The [`Ret`] of a refused read, compaction or pin.
+///
+/// # Panics
+///
+/// On [`Error::IndexOutOfBounds`] (the test passed a bad index) or a future variant.
+fn refused(what: &str, e: &Error) -> Ret {
+    match e {
+        Error::SnapshotNotTaken { .. } => Ret::NotTaken,
+        Error::Compacted { oldest, .. } => Ret::Compacted(oldest.get()),
+        e => panic!("{what}: {e}"),
+    }
 }
 
 /// When an event happened.
@@ -223,6 +266,9 @@ enum Clock {
 }
 
 /// The operations one thread performed, recorded as it performs them.
+///
+/// Each method calls the array's method of the same name and records it, except
+/// [`unpin`](Self::unpin), which records dropping a [`SnapshotPin`].
 #[derive(Debug)]
 pub struct ThreadLog {
     thread: usize,
@@ -336,7 +382,8 @@ impl ThreadLog {
         self.record(Op::Snap, || array.snap(), |s| Ret::Snap(s.get()))
     }
 
-    /// `array.fetch_state(idx, snap)`, recorded; `None` for `SnapshotNotTaken`.
+    /// `array.fetch_state(idx, snap)`, recorded; `None` for `SnapshotNotTaken` and
+    /// `Compacted`.
     ///
     /// # Panics
     ///
@@ -353,11 +400,97 @@ impl ThreadLog {
             || array.fetch_state(idx, SnapshotId::from(snap)),
             |r| match r {
                 Ok(v) => Ret::Value(v.key()),
-                Err(Error::SnapshotNotTaken { .. }) => Ret::NotTaken,
-                Err(e) => panic!("fetch_state({idx}, {snap}): {e}"),
+                Err(e) => refused(&format!("fetch_state({idx}, {snap})"), e),
             },
         );
         out.ok()
+    }
+
+    /// `pin.fetch_state(idx)`, recorded as a read of the pinned snapshot.
+    ///
+    /// # Panics
+    ///
+    /// If the read fails (a bad index, or a pin that did not keep its snapshot).
+    pub fn fetch_pinned<T: Keyed>(&mut self, pin: &SnapshotPin<'_, T>, idx: usize) -> T {
+        let op = Op::Fetch {
+            idx,
+            snap: pin.id().get(),
+        };
+        let out = self.record(
+            op,
+            || pin.fetch_state(idx),
+            |r| match r {
+                Ok(v) => Ret::Value(v.key()),
+                Err(e) => refused(&format!("pinned fetch_state({idx})"), e),
+            },
+        );
+        out.unwrap_or_else(|e| panic!("a pinned snapshot was not readable: {e}"))
+    }
+
+    /// `array.advance(idx, value)`, recorded; whether it raised the node.
+    ///
+    /// # Panics
+    ///
+    /// If `advance` fails (the test passed a bad index).
+    pub fn advance<T: Keyed + Ord>(
+        &mut self,
+        array: &SnapshotArray<T>,
+        idx: usize,
+        value: T,
+    ) -> bool {
+        let op = Op::Advance {
+            idx,
+            value: value.key(),
+        };
+        self.record(
+            op,
+            || array.advance(idx, value).expect("advance on a valid index"),
+            |&raised| Ret::Raised(raised),
+        )
+    }
+
+    /// `array.compact(before)`, recorded; the floor, or `None` for `SnapshotNotTaken`.
+    ///
+    /// # Panics
+    ///
+    /// On any other error (`compact` has none today).
+    pub fn compact<T: Keyed>(&mut self, array: &SnapshotArray<T>, before: u64) -> Option<u64> {
+        let out = self.record(
+            Op::Compact { before },
+            || array.compact(SnapshotId::from(before)),
+            |r| match r {
+                Ok(floor) => Ret::Floor(floor.get()),
+                Err(e) => refused(&format!("compact({before})"), e),
+            },
+        );
+        out.ok().map(SnapshotId::get)
+    }
+
+    /// `array.pin(snap)`, recorded; `None` if it was refused.
+    ///
+    /// # Panics
+    ///
+    /// On an error other than `SnapshotNotTaken` and `Compacted`.
+    pub fn pin<'a, T: Keyed>(
+        &mut self,
+        array: &'a SnapshotArray<T>,
+        snap: u64,
+    ) -> Option<SnapshotPin<'a, T>> {
+        let out = self.record(
+            Op::Pin { snap },
+            || array.pin(SnapshotId::from(snap)),
+            |r| match r {
+                Ok(_) => Ret::Pinned,
+                Err(e) => refused(&format!("pin({snap})"), e),
+            },
+        );
+        out.ok()
+    }
+
+    /// Drops `pin`, recorded.
+    pub fn unpin<T: Keyed>(&mut self, pin: SnapshotPin<'_, T>) {
+        let snap = pin.id().get();
+        self.record(Op::Unpin { snap }, || drop(pin), |_| Ret::Done);
     }
 
     /// `array.current_state(idx)`, recorded.
@@ -379,6 +512,11 @@ impl ThreadLog {
     }
 
     /// Performs `op` on `subject`, recorded, and returns what it returned.
+    ///
+    /// # Panics
+    ///
+    /// On an operation a [`Subject`] does not offer (`advance`, `compact`, pins: call
+    /// this log's method of that name instead).
     pub fn apply(&mut self, subject: &impl Subject, op: Op) -> Ret {
         self.record(
             op,
@@ -392,6 +530,7 @@ impl ThreadLog {
                     subject.fetch(idx, snap).map_or(Ret::NotTaken, Ret::Value)
                 }
                 Op::Current { idx } => Ret::Value(subject.current(idx)),
+                op => panic!("{op:?} is not an operation of a Subject"),
             },
             |r| *r,
         )

@@ -4,6 +4,12 @@
 //! `cargo run -p snapstate --release --example quickbench`
 //!
 //! The full suite (criterion, all baselines, scaling) is the `snapstate-benches` crate.
+//!
+//! Like that suite, it first tells glibc to keep freed memory (no trimming, no `mmap`
+//! per large block). Without that, the baseline's `Vec` growth pays the kernel for
+//! fresh pages on every round and runs about twice as slow, which made an earlier
+//! version of this check report `set_state` at 0.54x the mutex when, on a warm heap,
+//! it is above 1x (see `benches/ANALYSIS.md`).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -65,7 +71,19 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Keeps freed memory in the process, as `snapstate_benches::stats::steady_heap` does.
+fn steady_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only changes allocator parameters; it is called before any
+    // measurement and takes plain integers. On failure the defaults stay.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+    }
+}
+
 fn main() {
+    steady_heap();
     let rounds = 15;
     let (mut ours_set, mut mutex_set) = (Vec::new(), Vec::new());
     let (mut ours_snap, mut fa_snap, mut mutex_snap) = (Vec::new(), Vec::new(), Vec::new());

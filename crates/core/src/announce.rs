@@ -78,9 +78,15 @@ impl Slot {
     /// Announces that this thread's write is complete.
     #[inline]
     pub(crate) fn clear(&self) {
-        // Relaxed: only the owner writes `done`; readers order it through `epoch`.
+        // Relaxed: only the owner writes `done`.
         let done = self.done.load(Ordering::Relaxed);
-        self.done.store(done.wrapping_add(1), Ordering::Relaxed);
+        // Release: pairs with the Acquire `done` loads in `wait_for_in_flight`. A
+        // compactor that leaves its wait because the count moved on (the slot may
+        // already show this thread's next write, in the same epoch) must see this whole
+        // write happen-before it frees what the write may have loaded. A plain store on
+        // x86. (It was Relaxed once; the loom model `compaction_reclaim_forced` found the
+        // missing edge.)
+        self.done.store(done.wrapping_add(1), Ordering::Release);
         // Release: pairs with the Acquire loads in `Registry::wait_for` and
         // `wait_for_in_flight`, so the write happens-before the `snap()` that waited for
         // it returns, and the `done` store above is visible with it.
@@ -293,12 +299,15 @@ impl Registry {
             if epoch == IDLE {
                 return;
             }
-            // Relaxed: ordered by the Acquire load above.
+            // Relaxed: ordered by the Acquire load above; only compared below.
             let done = slot.done.load(Ordering::Relaxed);
             let mut backoff = Backoff::new();
-            // Acquire / Relaxed: as above.
+            // Acquire (both): the loop ends on a new epoch (pairs with the Release in
+            // `announce` or `clear`) or a new `done` count (pairs with the Release store
+            // of `done` in `clear`); either way the write that was in flight
+            // happens-before what the caller does next.
             while slot.epoch.load(Ordering::Acquire) == epoch
-                && slot.done.load(Ordering::Relaxed) == done
+                && slot.done.load(Ordering::Acquire) == done
             {
                 backoff.snooze();
             }

@@ -27,7 +27,7 @@ use crate::{Error, SnapshotId};
 /// | [`set_state`](Self::set_state) | one SeqCst fence, a few plain loads and stores; one CAS per node per epoch | lock-free; wait-free when no other thread writes the same node |
 /// | [`snap`](Self::snap) | one `fetch_add`, one fence, one load per writer thread, one `fetch_max` | blocking, but only on writers already inside `set_state` for the epoch it closes |
 /// | [`fetch_state`](Self::fetch_state) | `O(log v)` for `v` versions of the node | wait-free, except for an id whose `snap()` is still in progress (see its docs) |
-/// | [`current_state`](Self::current_state) | `O(1)` | wait-free (lock-free while writers of the node race) |
+/// | [`current_state`](Self::current_state) | `O(1)` | wait-free while no `snap()` is in progress (lock-free while writers of the node race); during one, it first waits for that epoch's writers, as `snap()` does |
 ///
 /// # Examples
 ///
@@ -256,6 +256,11 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// Node `idx`'s current state: the value of the last `set_state` to it that
     /// completed (or one racing with this call).
     ///
+    /// Wait-free except while a `snap()` is in progress: then it finishes that snapshot
+    /// first, waiting as `snap()` does for the `set_state` calls still inside the epoch it
+    /// closed (a few instructions each), so that it never returns a value such a call is
+    /// about to replace (see `Inner::settle_closed_epochs`).
+    ///
     /// # Errors
     ///
     /// [`Error::IndexOutOfBounds`] if `idx >= len()`.
@@ -272,6 +277,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     pub fn current_state(&self, idx: usize) -> Result<T, Error> {
         let inner = &*self.inner;
         let node = inner.node(idx)?;
+        inner.settle_closed_epochs();
         let guard = local::pin(&inner.shared);
         Ok(match node.read_current(&guard) {
             // SAFETY: the word was encoded by a writer of this array, and it was loaded
@@ -423,6 +429,26 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// rest of the snap's work itself: the same bounded wait for the writers still
     /// inside epochs up to `s`, then the seal. It never waits for the snapping thread.
     #[cold]
+    /// Before a read of current state: if a `snap()` has closed an epoch and is still
+    /// waiting for its writers, finish it here (the same bounded wait).
+    ///
+    /// Without this a current read is not linearizable. A slow write `w` announced in
+    /// epoch `e` lands in place after `snap()` bumped the clock past `e`; meanwhile this
+    /// thread wrote another node in `e + 1` (so after the snap) and then read `w`'s node
+    /// and got the value before `w`. Snapshot `e` holds `w`, so `w` precedes the snap,
+    /// which precedes this thread's write, which precedes the read: the read must see
+    /// `w`. Any operation that orders itself after the snap has read the bumped clock (or
+    /// a value written after it), so the `open` load here, which happens after it, sees
+    /// the bump too (read-read coherence) and waits. With no snap in progress, this is
+    /// two loads.
+    #[inline]
+    pub(crate) fn settle_closed_epochs(&self) {
+        let open = self.clock.open();
+        if self.clock.sealed() < open {
+            self.finish_sealing(open - 1);
+        }
+    }
+
     fn finish_sealing(&self, s: u64) -> bool {
         if self.clock.open() <= s {
             return false;

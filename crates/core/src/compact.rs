@@ -162,6 +162,18 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
 impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// One reclamation pass at the current floor (see the module docs).
     pub(crate) fn reclaim(&self) {
+        self.reclaim_with(true);
+    }
+
+    /// A reclamation pass that skips the writer barrier: the bug the white-box model
+    /// `compaction_without_barrier_is_caught` must catch.
+    #[cfg(all(test, loom))]
+    pub(crate) fn reclaim_without_barrier(&self) {
+        self.reclaim_with(false);
+    }
+
+    #[inline]
+    fn reclaim_with(&self, barrier: bool) {
         let _serial = self.reclaiming.lock();
         let floor = self.floor();
         let sealed = self.clock.sealed();
@@ -177,7 +189,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // (`Registry::wait_for_in_flight`): orders the unlinking above before the scan of
         // the announcements.
         fence(Ordering::SeqCst);
-        self.shared.registry.wait_for_in_flight();
+        if barrier {
+            self.shared.registry.wait_for_in_flight();
+        }
         let garbage = Garbage {
             items,
             release: self.release,

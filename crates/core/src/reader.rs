@@ -66,6 +66,7 @@ impl<T: Clone + Send + Sync + 'static> Reader<'_, T> {
     pub fn current_state(&self, idx: usize) -> Result<T, Error> {
         let inner = &*self.array.inner;
         let node = inner.node(idx)?;
+        inner.settle_closed_epochs();
         Ok(match node.read_current(&self.guard) {
             // SAFETY: the word was encoded by a writer of this array and loaded under
             // this reader's guard, which keeps a replaced box alive while it is pinned.

@@ -93,7 +93,11 @@ impl Backoff {
 /// (writers of distinct nodes never contend). Blocks from 64 KiB are mapped straight
 /// from the kernel on Unix (`mmap`), so pages the log never reaches are never touched
 /// and never become resident; the allocator's `calloc` would zero many of them eagerly.
-/// Under loom the atomics are constructed one by one.
+/// Under loom the atomics are constructed one by one, beside a liveness probe: a loom
+/// cell that every tag or word access reads and the drop writes, so a thread that
+/// touches a segment's slots without a happens-before edge to its free (a writer that
+/// compaction's barrier missed, a reader that was not pinned) fails the model with
+/// "Causality violation". loom does not notice an access to a dropped atomic by itself.
 pub(crate) struct Slots {
     #[cfg(not(loom))]
     block: std::ptr::NonNull<u8>,
@@ -103,6 +107,8 @@ pub(crate) struct Slots {
     tags: Box<[AtomicU32]>,
     #[cfg(loom)]
     words: Box<[AtomicU64]>,
+    #[cfg(loom)]
+    live: loom::cell::UnsafeCell<()>,
 }
 
 #[cfg(not(loom))]
@@ -245,6 +251,7 @@ impl Slots {
         Slots {
             tags: (0..cap).map(|_| AtomicU32::new(0)).collect(),
             words: (0..cap).map(|_| AtomicU64::new(0)).collect(),
+            live: loom::cell::UnsafeCell::new(()),
         }
     }
 
@@ -255,6 +262,7 @@ impl Slots {
     /// `i < cap`.
     #[inline]
     pub(crate) unsafe fn tag(&self, i: usize) -> &AtomicU32 {
+        self.live.with(|_| ());
         // SAFETY: `i < cap` (caller).
         unsafe { self.tags.get_unchecked(i) }
     }
@@ -266,12 +274,22 @@ impl Slots {
     /// `i < cap`.
     #[inline]
     pub(crate) unsafe fn word(&self, i: usize) -> &AtomicU64 {
+        self.live.with(|_| ());
         // SAFETY: `i < cap` (caller).
         unsafe { self.words.get_unchecked(i) }
     }
 
     pub(crate) fn bytes(&self) -> usize {
         std::mem::size_of_val(&*self.tags) + std::mem::size_of_val(&*self.words)
+    }
+}
+
+#[cfg(loom)]
+impl Drop for Slots {
+    fn drop(&mut self) {
+        // The free, as the probe sees it: a write that every earlier access must
+        // happen-before.
+        self.live.with_mut(|_| ());
     }
 }
 

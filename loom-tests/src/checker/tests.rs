@@ -66,8 +66,11 @@ fn torn_cut() -> History {
 /// The events of `h` on node `idx`, plus every snap: one per-node projection.
 fn project(h: &History, idx: usize) -> History {
     let on_node = |op: &Op| match *op {
-        Op::Set { idx: i, .. } | Op::Fetch { idx: i, .. } | Op::Current { idx: i } => i == idx,
-        Op::Snap => true,
+        Op::Set { idx: i, .. }
+        | Op::Fetch { idx: i, .. }
+        | Op::Current { idx: i }
+        | Op::Advance { idx: i, .. } => i == idx,
+        Op::Snap | Op::Compact { .. } | Op::Pin { .. } | Op::Unpin { .. } => true,
     };
     let events = h
         .events
@@ -76,8 +79,11 @@ fn project(h: &History, idx: usize) -> History {
         .map(|e| {
             let mut e = *e;
             match &mut e.op {
-                Op::Set { idx, .. } | Op::Fetch { idx, .. } | Op::Current { idx } => *idx = 0,
-                Op::Snap => {}
+                Op::Set { idx, .. }
+                | Op::Fetch { idx, .. }
+                | Op::Current { idx }
+                | Op::Advance { idx, .. } => *idx = 0,
+                Op::Snap | Op::Compact { .. } | Op::Pin { .. } | Op::Unpin { .. } => {}
             }
             e
         })
@@ -183,13 +189,20 @@ fn random_history(rng: &mut Rng) -> History {
         let call = cursor[t] + rng.below(4);
         let done = call + 1 + rng.below(12);
         cursor[t] = done + 1;
-        let op = match rng.below(4) {
+        let op = match rng.below(6) {
             0 => {
                 value += 1;
                 set(rng.below(nodes as u64) as usize, value)
             }
             1 => Op::Snap,
             2 => fetch(rng.below(nodes as u64) as usize, rng.below(3)),
+            3 if rng.below(2) == 0 => Op::Advance {
+                idx: rng.below(nodes as u64) as usize,
+                value: rng.below(value + 2),
+            },
+            3 => Op::Compact {
+                before: rng.below(3),
+            },
             _ => Op::Current {
                 idx: rng.below(nodes as u64) as usize,
             },
@@ -209,6 +222,10 @@ fn random_history(rng: &mut Rng) -> History {
             Ret::Snap(s) => Ret::Snap(s ^ 1),
             Ret::Value(v) => Ret::Value(if v == 0 { rng.below(value + 1) } else { 0 }),
             Ret::NotTaken => Ret::Value(0),
+            Ret::Compacted(f) => Ret::Compacted(f + 1),
+            Ret::Raised(r) => Ret::Raised(!r),
+            Ret::Floor(f) => Ret::Floor(f ^ 1),
+            Ret::Pinned => Ret::NotTaken,
         };
     }
     History::new(nodes, events)
