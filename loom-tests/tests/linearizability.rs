@@ -382,15 +382,28 @@ fn progress_stress(rounds: u64) -> (Outcome, [usize; 2]) {
     };
     for round in 0..rounds {
         let a: SnapshotArray = SnapshotArray::new(2);
-        let start = Barrier::new(THREADS);
+        let arrived = AtomicUsize::new(0);
         let mut logs: Vec<ThreadLog> = thread::scope(|scope| {
             let handles: Vec<_> = (0..THREADS)
                 .map(|t| {
-                    let (a, start, clock) = (&a, &start, &clock);
+                    let (a, arrived, clock) = (&a, &arrived, &clock);
                     scope.spawn(move || {
                         // Unrecorded warm-up: registers this thread with the array.
                         a.current_state(0).expect("node 0");
-                        start.wait();
+                        // Start together, as in `stress`: spin until all are here (a
+                        // barrier wakes its waiters one by one, too late to overlap).
+                        // Relaxed: a start gate only; the scope's join orders the rest.
+                        arrived.fetch_add(1, Ordering::Relaxed);
+                        let mut spins = 0u32;
+                        // Relaxed: as above.
+                        while arrived.load(Ordering::Relaxed) < THREADS {
+                            spins += 1;
+                            if spins.is_multiple_of(50_000) {
+                                thread::yield_now();
+                            } else {
+                                std::hint::spin_loop();
+                            }
+                        }
                         let mut log = ThreadLog::real(clock.clone(), t);
                         run_progress_thread(a, &mut log, (round, t));
                         log
