@@ -491,6 +491,31 @@ fn slot_reuse() {
     });
 }
 
+/// Spawns thread 1, which sets node 0 to 1, and thread 2, which takes a snapshot, both
+/// recorded in logs forked from `main`; join them into `main`.
+fn write_node_0_and_snap(
+    a: &Arc<SnapshotArray>,
+    main: &mut ThreadLog,
+) -> [thread::JoinHandle<ThreadLog>; 2] {
+    let mut wlog = main.fork(1);
+    let mut slog = main.fork(2);
+    let w0 = {
+        let a = a.clone();
+        thread::spawn(move || {
+            wlog.set(&a, 0, 1);
+            wlog
+        })
+    };
+    let snapper = {
+        let a = a.clone();
+        thread::spawn(move || {
+            slog.snap(&a);
+            slog
+        })
+    };
+    [w0, snapper]
+}
+
 /// A core bug this model showed, now fixed (a read of such an id finishes the snapshot
 /// instead): `fetch_state(i, s)` answered `SnapshotNotTaken` while the `snap()` that
 /// returns `s` was still waiting for a writer of epoch `s`. Thread `w0` is that writer (announced in
@@ -508,22 +533,7 @@ fn snap_in_progress_read() {
     model("snap_in_progress_read", 2, || {
         let a: Arc<SnapshotArray> = Arc::new(SnapshotArray::new(2));
         let mut main = ThreadLog::causal();
-        let mut wlog = main.fork(1);
-        let mut slog = main.fork(2);
-        let w0 = {
-            let a = a.clone();
-            thread::spawn(move || {
-                wlog.set(&a, 0, 1);
-                wlog
-            })
-        };
-        let snapper = {
-            let a = a.clone();
-            thread::spawn(move || {
-                slog.snap(&a);
-                slog
-            })
-        };
+        let [w0, snapper] = write_node_0_and_snap(&a, &mut main);
         main.set(&a, 1, 5);
         let said_not_taken = main.fetch(&a, 1, 0).is_none();
         main.join(w0.join().unwrap());
@@ -550,22 +560,7 @@ fn current_read_during_snap() {
     model("current_read_during_snap", 2, || {
         let a: Arc<SnapshotArray> = Arc::new(SnapshotArray::new(2));
         let mut main = ThreadLog::causal();
-        let mut wlog = main.fork(1);
-        let mut slog = main.fork(2);
-        let w0 = {
-            let a = a.clone();
-            thread::spawn(move || {
-                wlog.set(&a, 0, 1);
-                wlog
-            })
-        };
-        let snapper = {
-            let a = a.clone();
-            thread::spawn(move || {
-                slog.snap(&a);
-                slog
-            })
-        };
+        let [w0, snapper] = write_node_0_and_snap(&a, &mut main);
         main.set(&a, 1, 5);
         let current = main.current(&a, 0);
         main.join(w0.join().unwrap());
