@@ -38,6 +38,38 @@ fn two_snapshots(a: &SnapshotArray, log: &mut ThreadLog) -> (u64, u64) {
     (old, kept)
 }
 
+/// Spawns thread 1, which sets node 0 to 3, and thread 2, which compacts before
+/// `before` and expects the floor `floor`, both recorded in logs forked from `main`;
+/// join them into `main`.
+fn write_and_compact(
+    a: &Arc<SnapshotArray>,
+    main: &mut ThreadLog,
+    before: u64,
+    floor: u64,
+) -> [thread::JoinHandle<ThreadLog>; 2] {
+    let mut wlog = main.fork(1);
+    let mut clog = main.fork(2);
+    let writer = {
+        let a = a.clone();
+        thread::spawn(move || {
+            wlog.set(&a, 0, 3);
+            wlog
+        })
+    };
+    let compactor = {
+        let a = a.clone();
+        thread::spawn(move || {
+            assert_eq!(
+                clog.compact(&a, before),
+                Some(floor),
+                "floor after compact({before})"
+            );
+            clog
+        })
+    };
+    [writer, compactor]
+}
+
 /// A writer appends, a compactor drops everything before the newest snapshot (cutting
 /// and rewriting the node's segment), and the main thread reads the retained snapshot
 /// and the old one until the old one is gone. The retained snapshot reads 2 throughout,
@@ -49,22 +81,7 @@ fn compaction_racing_a_writer_and_a_reader() {
         let a: Arc<SnapshotArray> = Arc::new(SnapshotArray::new(1));
         let mut main = ThreadLog::causal();
         let (old, kept) = two_snapshots(&a, &mut main);
-        let mut wlog = main.fork(1);
-        let mut clog = main.fork(2);
-        let writer = {
-            let a = a.clone();
-            thread::spawn(move || {
-                wlog.set(&a, 0, 3);
-                wlog
-            })
-        };
-        let compactor = {
-            let a = a.clone();
-            thread::spawn(move || {
-                assert_eq!(clog.compact(&a, kept), Some(kept));
-                clog
-            })
-        };
+        let [writer, compactor] = write_and_compact(&a, &mut main, kept, kept);
         until(|| {
             assert_eq!(main.fetch(&a, 0, kept), Some(2), "retained snapshot");
             match main.fetch(&a, 0, old) {
@@ -129,22 +146,8 @@ fn reads_through_a_pin_during_compaction() {
         let mut main = ThreadLog::causal();
         let (old, newest) = two_snapshots(&a, &mut main);
         let pin = main.pin(&a, old).expect("old is readable");
-        let mut wlog = main.fork(1);
-        let mut clog = main.fork(2);
-        let writer = {
-            let a = a.clone();
-            thread::spawn(move || {
-                wlog.set(&a, 0, 3);
-                wlog
-            })
-        };
-        let compactor = {
-            let a = a.clone();
-            thread::spawn(move || {
-                assert_eq!(clog.compact(&a, newest), Some(old), "stopped at the pin");
-                clog
-            })
-        };
+        // The compaction stops at the pin.
+        let [writer, compactor] = write_and_compact(&a, &mut main, newest, old);
         until(|| {
             assert_eq!(main.fetch_pinned(&pin, 0), 1, "pinned snapshot");
             main.current(&a, 0) == 3
