@@ -6,6 +6,8 @@
 
 use std::hint::black_box;
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use snapstate_benches::baselines::Classic;
 use snapstate_benches::rng::XorShift;
@@ -95,10 +97,7 @@ fn fetch_state(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(std::time::Duration::from_millis(500))
-        .measurement_time(std::time::Duration::from_secs(2))
-        .sample_size(30);
+    config = common::config(30);
     targets = fetch_state
 }
 criterion_main!(benches);

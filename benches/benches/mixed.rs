@@ -3,27 +3,12 @@
 //!
 //! `cargo bench -p snapstate-benches --bench mixed`
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use snapstate_benches::workload::{timed, Workload, NODES};
-use snapstate_benches::{for_each_store, Store, StoreVisitor};
+mod common;
 
-struct Mixed<'c> {
-    c: &'c mut Criterion,
-    w: Workload,
-}
-
-impl StoreVisitor for Mixed<'_> {
-    fn visit<S: Store>(&mut self) {
-        let mut g = self.c.benchmark_group(format!("mixed/{}", self.w.name()));
-        g.throughput(Throughput::Elements(1));
-        for threads in [1, 2] {
-            g.bench_with_input(BenchmarkId::new(S::NAME, threads), &threads, |b, &t| {
-                b.iter_custom(|iters| timed::<S>(self.w, t, NODES, iters));
-            });
-        }
-        g.finish();
-    }
-}
+use common::WorkloadGroup;
+use criterion::{criterion_group, criterion_main, Criterion};
+use snapstate_benches::for_each_store;
+use snapstate_benches::workload::Workload;
 
 fn mixed(c: &mut Criterion) {
     snapstate_benches::stats::steady_heap();
@@ -32,16 +17,17 @@ fn mixed(c: &mut Criterion) {
         Workload::ReadHeavy,
         Workload::SnapHeavy,
     ] {
-        for_each_store(&mut Mixed { c, w });
+        for_each_store(&mut WorkloadGroup {
+            c,
+            prefix: "mixed",
+            w,
+        });
     }
 }
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(std::time::Duration::from_millis(500))
-        .measurement_time(std::time::Duration::from_secs(2))
-        .sample_size(20);
+    config = common::config(20);
     targets = mixed
 }
 criterion_main!(benches);

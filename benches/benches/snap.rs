@@ -7,6 +7,8 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use snapstate_benches::{for_each_store, Store, StoreVisitor};
 
@@ -70,10 +72,7 @@ fn snap(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(std::time::Duration::from_millis(500))
-        .measurement_time(std::time::Duration::from_secs(2))
-        .sample_size(30);
+    config = common::config(30);
     targets = snap
 }
 criterion_main!(benches);

@@ -7,6 +7,8 @@
 
 use std::hint::black_box;
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use snapstate_benches::workload::{prefill, NODES};
 use snapstate_benches::{for_each_store, Store, StoreVisitor};
@@ -41,10 +43,7 @@ fn snapshot_read(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(std::time::Duration::from_millis(500))
-        .measurement_time(std::time::Duration::from_secs(2))
-        .sample_size(20);
+    config = common::config(20);
     targets = snapshot_read
 }
 criterion_main!(benches);
