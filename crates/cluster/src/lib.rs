@@ -10,6 +10,11 @@
 
 mod error;
 mod keys;
+mod plan;
+mod pointer;
+mod spec;
+mod store;
+mod table;
 
 #[cfg(feature = "distributed")]
 pub mod etcd;
@@ -18,3 +23,8 @@ pub mod harness;
 
 pub use error::ClusterError;
 pub use keys::{JobKeys, MAX_JOB_NAME};
+pub use plan::Plan;
+pub use pointer::{Pointer, MAX_POINTER_BYTES, POINTER_FORMAT};
+pub use spec::{JobSpec, Runtime, MAX_SPEC_BYTES, PROTOCOL, SPEC_FORMAT, VERSION};
+pub use store::{decode_segment, is_store_file_name, Store};
+pub use table::{AttachError, Attached, Batch, NodeBatch, ProgressTable, Refusal, Rollback};
