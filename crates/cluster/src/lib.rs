@@ -10,6 +10,8 @@
 
 mod error;
 mod keys;
+mod limits;
+mod log;
 mod plan;
 mod pointer;
 mod spec;
@@ -20,9 +22,23 @@ mod table;
 pub mod etcd;
 #[cfg(feature = "harness")]
 pub mod harness;
+#[cfg(feature = "distributed")]
+mod leader;
+#[cfg(feature = "distributed")]
+pub mod metrics;
+#[cfg(feature = "distributed")]
+pub mod net;
+#[cfg(feature = "distributed")]
+pub mod proto;
+#[cfg(feature = "distributed")]
+pub mod wire;
 
 pub use error::ClusterError;
 pub use keys::{JobKeys, MAX_JOB_NAME};
+#[cfg(feature = "distributed")]
+pub use leader::{run_coordinator, CoordinatorOptions, CoordinatorOutcome};
+pub use limits::Limits;
+pub use log::Log;
 pub use plan::Plan;
 pub use pointer::{Pointer, MAX_POINTER_BYTES, POINTER_FORMAT};
 pub use spec::{JobSpec, Runtime, MAX_SPEC_BYTES, PROTOCOL, SPEC_FORMAT, VERSION};

@@ -602,6 +602,13 @@ impl ProgressTable {
             .collect()
     }
 
+    /// The session of the stream attached to `node`, if any.
+    pub fn session_of(&self, node: usize) -> Option<u64> {
+        self.slot(node)
+            .ok()
+            .and_then(|s| (s.session != 0).then_some(s.session))
+    }
+
     /// The claim attached to `node`, if any.
     pub fn owner(&self, node: usize) -> Option<i64> {
         self.slot(node).ok().and_then(|s| s.owner)
