@@ -9,6 +9,7 @@
 //! (it needs `protoc` to build and etcd to run). See `docs/distributed.md`.
 
 mod error;
+mod job;
 mod keys;
 mod limits;
 mod log;
@@ -32,8 +33,11 @@ pub mod net;
 pub mod proto;
 #[cfg(feature = "distributed")]
 pub mod wire;
+#[cfg(feature = "distributed")]
+mod worker;
 
 pub use error::ClusterError;
+pub use job::{decode_output, decode_outputs, encode_output, JobKind};
 pub use keys::{JobKeys, MAX_JOB_NAME};
 #[cfg(feature = "distributed")]
 pub use leader::{run_coordinator, CoordinatorOptions, CoordinatorOutcome};
@@ -44,3 +48,5 @@ pub use pointer::{Pointer, MAX_POINTER_BYTES, POINTER_FORMAT};
 pub use spec::{JobSpec, Runtime, MAX_SPEC_BYTES, PROTOCOL, SPEC_FORMAT, VERSION};
 pub use store::{decode_segment, is_store_file_name, Store};
 pub use table::{AttachError, Attached, Batch, NodeBatch, ProgressTable, Refusal, Rollback};
+#[cfg(feature = "distributed")]
+pub use worker::{run_worker, WorkerOptions, WorkerOutcome};

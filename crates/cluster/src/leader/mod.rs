@@ -174,8 +174,9 @@ pub async fn run_coordinator(
             state.close_all("the leader is stepping down");
         }
         match ended {
-            Ok(TermEnd::Complete) => {
-                let out = finish_from_store(&control, &store()?, &spec, terms, true).await;
+            Ok(end @ (TermEnd::Complete | TermEnd::AlreadyComplete)) => {
+                let led = matches!(end, TermEnd::Complete);
+                let out = finish_from_store(&control, &store()?, &spec, terms, led).await;
                 // Standbys take over at once instead of after a TTL.
                 let _ = lease.revoke(&etcd).await;
                 break out;

@@ -38,6 +38,8 @@ pub(crate) struct TermConfig {
 pub(crate) enum TermEnd {
     /// Every output is committed.
     Complete,
+    /// The job was complete when the term began (a previous leader finished it).
+    AlreadyComplete,
 }
 
 pub(crate) struct Term {
@@ -58,6 +60,9 @@ impl Term {
         mut rx: mpsc::Receiver<ControlMsg>,
         mut watch: mpsc::Receiver<WatchItem>,
     ) -> Result<TermEnd, ClusterError> {
+        if self.state.table.is_complete() && self.pointer.is_some() {
+            return Ok(TermEnd::AlreadyComplete);
+        }
         // The first commit marks the takeover: the pointer now carries this epoch.
         self.commit().await?;
         if let Some(end) = self.complete_end() {
