@@ -7,7 +7,7 @@
 ///
 /// ```
 /// let limits = snapstate_cluster::Limits::new(1 << 20);
-/// assert!(limits.max_message() > limits.max_output());
+/// assert!(limits.max_message() as u64 > limits.max_output());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
