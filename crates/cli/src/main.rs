@@ -4,6 +4,8 @@
 //! how the coordinator works, those of `snapstate-search` the index.
 
 mod cli;
+#[cfg(feature = "distributed")]
+mod distributed;
 mod summary;
 mod ui;
 
@@ -38,6 +40,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Query(args)) => query(&args),
         Some(Command::Run(args)) => run(&args),
+        #[cfg(feature = "distributed")]
+        Some(Command::Coordinator(args)) => distributed::coordinator(&args),
+        #[cfg(feature = "distributed")]
+        Some(Command::Worker(args)) => distributed::worker(&args),
         None => run(&cli.run),
     };
     match result {

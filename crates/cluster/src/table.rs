@@ -146,8 +146,11 @@ struct Slot {
     lapsed: i64,
     /// Committed progress: the node's state at the last committed snapshot.
     committed: u64,
-    /// Outputs after `committed`, in position order.
+    /// Outputs after `committed` not yet taken by a commit batch, in position order.
     pending: VecDeque<(u64, Vec<u8>)>,
+    /// The next position the current stream must report (`committed` plus the outputs
+    /// pending or in a commit batch in flight).
+    next: u64,
     /// The last message from the current session.
     last_seen: Instant,
     queue_len: u64,
@@ -240,6 +243,7 @@ impl ProgressTable {
                     lapsed: 0,
                     committed: committed[node],
                     pending: VecDeque::new(),
+                    next: committed[node],
                     last_seen: now,
                     queue_len: plan.queue_len(node) as u64,
                 })
@@ -309,6 +313,7 @@ impl ProgressTable {
         }
         let progress = self.array.current_state(node)?;
         slot.pending.clear();
+        slot.next = resume_at;
         self.array.set_state(node, resume_at)?;
         Ok(Rollback {
             node,
@@ -408,7 +413,7 @@ impl ProgressTable {
             drop(slot);
             return self.refuse(Refusal::NotCurrent { node });
         }
-        let expected = slot.committed + slot.pending.len() as u64;
+        let expected = slot.next;
         if position != expected || position >= slot.queue_len {
             drop(slot);
             return self.refuse(Refusal::OutOfOrder {
@@ -418,6 +423,7 @@ impl ProgressTable {
             });
         }
         slot.pending.push_back((position, output));
+        slot.next = position + 1;
         slot.last_seen = Instant::now();
         // `node` is in range (the slot exists), so this cannot fail.
         let _ = self.array.set_state(node, position + 1);
@@ -733,6 +739,30 @@ mod tests {
         assert_eq!(batch.nodes.len(), 1);
         t.finish(batch).unwrap();
         assert_eq!((t.committed(0), t.committed(1)), (2, 0));
+    }
+
+    #[test]
+    fn reports_continue_while_a_commit_is_in_flight() {
+        let t = table(1, 6);
+        let a = t.attach(0, 1).unwrap();
+        t.report(0, a.session, 0, vec![0]).unwrap();
+        t.report(0, a.session, 1, vec![1]).unwrap();
+        let batch = t.collect().unwrap();
+        t.report(0, a.session, 2, vec![2]).unwrap();
+        t.give_back(batch);
+        t.report(0, a.session, 3, vec![3]).unwrap();
+        let batch = t.collect().unwrap();
+        t.report(0, a.session, 4, vec![4]).unwrap();
+        let outs: Vec<_> = batch.nodes[0]
+            .subtask_outputs(t.plan())
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(outs, vec![0, 1, 2, 3]);
+        t.finish(batch).unwrap();
+        t.report(0, a.session, 5, vec![5]).unwrap();
+        let batch = t.collect().unwrap();
+        assert_eq!((batch.nodes[0].from, batch.nodes[0].upto), (4, 6));
+        assert_eq!(t.finish(batch).unwrap(), vec![0]);
     }
 
     #[test]
