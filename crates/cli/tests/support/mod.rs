@@ -46,7 +46,20 @@ impl Scenario {
         nodes: u32,
         slow_ms: u64,
     ) -> Self {
-        let etcd = EtcdCluster::start(members)
+        Self::new_on("127.0.0.1", members, job, docs, shards, nodes, slow_ms)
+    }
+
+    /// Like `new`, with etcd's clients on `host` (a test namespace's root-side address).
+    pub(crate) fn new_on(
+        host: &str,
+        members: usize,
+        job: &str,
+        docs: u32,
+        shards: u32,
+        nodes: u32,
+        slow_ms: u64,
+    ) -> Self {
+        let etcd = EtcdCluster::start_on(members, host)
             .expect("etcd starts (apt-get install etcd-server etcd-client)");
         let job_flags = vec![
             "--docs".into(),
@@ -92,7 +105,7 @@ impl Scenario {
         std::fs::read(out.join("index.snapidx")).unwrap()
     }
 
-    fn spawn(&mut self, name: &str, mut cmd: Command) {
+    pub(crate) fn spawn(&mut self, name: &str, mut cmd: Command) {
         let log = std::fs::File::create(self.path(&format!("{name}.log"))).unwrap();
         let child = cmd
             .stdin(Stdio::null())
@@ -105,7 +118,11 @@ impl Scenario {
 
     /// The command line of a coordinator named `name` (its index goes to `<name>-out`).
     pub(crate) fn coordinator_cmd(&self, name: &str) -> Command {
-        let mut c = snapstate();
+        self.coordinator_args(name, snapstate())
+    }
+
+    /// Adds a coordinator's arguments to `c` (a plain command, or one run in a namespace).
+    pub(crate) fn coordinator_args(&self, name: &str, mut c: Command) -> Command {
         c.arg("coordinator")
             .args(["--etcd", &self.etcd.endpoints_arg(), "--job", &self.job])
             .arg("--store")
@@ -123,16 +140,16 @@ impl Scenario {
     }
 
     pub(crate) fn worker(&mut self, name: &str) {
-        let mut c = snapstate();
-        c.arg("worker").args([
-            "--etcd",
-            &self.etcd.endpoints_arg(),
-            "--job",
-            &self.job,
-            "--name",
-            name,
-        ]);
+        let c = self.worker_args(name, snapstate());
         self.spawn(name, c);
+    }
+
+    /// Adds a worker's arguments to `c` (a plain command, or one run in a namespace).
+    pub(crate) fn worker_args(&self, name: &str, mut c: Command) -> Command {
+        let eps = self.etcd.endpoints_arg();
+        c.arg("worker")
+            .args(["--etcd", &eps, "--job", &self.job, "--name", name]);
+        c
     }
 
     pub(crate) fn proc(&mut self, name: &str) -> &mut ChildGuard {

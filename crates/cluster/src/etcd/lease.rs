@@ -36,6 +36,7 @@ pub struct Lease {
     ttl: Duration,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
+    watchdog: JoinHandle<()>,
 }
 
 impl Lease {
@@ -64,11 +65,13 @@ impl Lease {
             ttl,
             Arc::clone(&shared),
         ));
+        let watchdog = tokio::spawn(watchdog(ttl, Arc::clone(&shared)));
         Ok(Lease {
             id: resp.id(),
             ttl,
             shared,
             task,
+            watchdog,
         })
     }
 
@@ -144,6 +147,24 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.task.abort();
+        self.watchdog.abort();
+    }
+}
+
+/// Declares the lease lost the moment its trust runs out, not at the keepalive loop's
+/// next turn (which may be waiting on a dead connection).
+async fn watchdog(ttl: Duration, shared: Arc<Shared>) {
+    loop {
+        let renewed = *shared
+            .renewed_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let until = renewed + ttl.mul_f64(SELF_FENCE);
+        if Instant::now() >= until || *shared.lost.borrow() {
+            shared.lost.send_replace(true);
+            return;
+        }
+        tokio::time::sleep_until(until.into()).await;
     }
 }
 

@@ -60,6 +60,9 @@ pub struct EtcdCluster {
     members: Vec<Member>,
     token: String,
     dir: TempDir,
+    /// The address clients reach the members at (127.0.0.1, or a test namespace's
+    /// veth address), besides loopback.
+    host: String,
 }
 
 /// A loopback port that was free a moment ago (bound to port 0, then released).
@@ -79,6 +82,17 @@ impl EtcdCluster {
     ///
     /// [`HarnessError`] if etcd is not installed or does not become healthy in 20 s.
     pub fn start(members: usize) -> Result<Self, HarnessError> {
+        Self::start_on(members, "127.0.0.1")
+    }
+
+    /// Like [`start`](Self::start), with the client URLs also on `host` (an address of
+    /// this machine, such as the root side of a test namespace's veth pair), which is
+    /// then what [`endpoints`](Self::endpoints) names.
+    ///
+    /// # Errors
+    ///
+    /// As for [`start`](Self::start).
+    pub fn start_on(members: usize, host: &str) -> Result<Self, HarnessError> {
         let dir = tempfile::Builder::new()
             .prefix("snapstate-etcd-")
             .tempdir()?;
@@ -105,6 +119,7 @@ impl EtcdCluster {
             members: list,
             token,
             dir,
+            host: host.to_owned(),
         };
         for i in 0..members {
             cluster.spawn(i, "new")?;
@@ -125,7 +140,11 @@ impl EtcdCluster {
         let initial = self.initial_cluster();
         let m = &mut self.members[i];
         let log = File::options().create(true).append(true).open(&m.log)?;
-        let client = format!("http://127.0.0.1:{}", m.client_port);
+        let mut client = format!("http://127.0.0.1:{}", m.client_port);
+        let advertise = format!("http://{}:{}", self.host, m.client_port);
+        if self.host != "127.0.0.1" {
+            client = format!("{client},{advertise}");
+        }
         let peer = format!("http://127.0.0.1:{}", m.peer_port);
         let child = Command::new("etcd")
             .arg("--name")
@@ -133,7 +152,7 @@ impl EtcdCluster {
             .arg("--data-dir")
             .arg(&m.data_dir)
             .args(["--listen-client-urls", &client])
-            .args(["--advertise-client-urls", &client])
+            .args(["--advertise-client-urls", &advertise])
             .args(["--listen-peer-urls", &peer])
             .args(["--initial-advertise-peer-urls", &peer])
             .args(["--initial-cluster", &initial])
@@ -155,10 +174,7 @@ impl EtcdCluster {
 
     /// The client URLs of every member, running or not.
     pub fn endpoints(&self) -> Vec<String> {
-        self.members
-            .iter()
-            .map(|m| format!("http://127.0.0.1:{}", m.client_port))
-            .collect()
+        (0..self.members.len()).map(|i| self.endpoint(i)).collect()
     }
 
     /// The client URLs joined with commas, as `--etcd` takes them.
@@ -168,7 +184,7 @@ impl EtcdCluster {
 
     /// Member `i`'s client URL.
     pub fn endpoint(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.members[i].client_port)
+        format!("http://{}:{}", self.host, self.members[i].client_port)
     }
 
     /// The number of members.

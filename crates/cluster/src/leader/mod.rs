@@ -305,6 +305,7 @@ async fn lead_term(
     *current
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&state));
+    let epoch = lead.epoch;
     let term = Term {
         state,
         lead,
@@ -316,7 +317,16 @@ async fn lead_term(
         },
         unattached,
     };
-    term.run(lease, rx, watch).await
+    // A lost lease ends the term at once, whatever it is waiting for (an etcd call that
+    // cannot get through, say): dropping the term cancels it. Files a cancelled commit
+    // wrote are garbage that the next leader removes.
+    tokio::select! {
+        r = term.run(lease, rx, watch) => r,
+        () = lease.lost() => Err(ClusterError::Fenced(format!(
+            "lost the leadership of job {} (epoch {}): its lease could not be renewed",
+            spec.job, epoch
+        ))),
+    }
 }
 
 /// Reads every committed output from the store, as the complete pointer lists them.
