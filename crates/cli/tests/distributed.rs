@@ -282,3 +282,47 @@ fn bad_input_exits_non_zero_with_a_message() {
     ]);
     assert!(!ok && err.contains("different job named \"old\""), "{err}");
 }
+
+/// Distributed mode (a coordinator and 2 worker processes on loopback, no failures)
+/// against the embedded mode with 2 workers, on the default corpus; rounds interleaved,
+/// medians compared. A measurement, so ignored by default:
+/// `cargo test --release -p snapstate-cli --features distributed-tests --test distributed -- --ignored --nocapture overhead`
+#[test]
+#[ignore = "a measurement: run it with --ignored --nocapture"]
+fn overhead_against_the_embedded_mode() {
+    let rounds = 5;
+    let mut s = Scenario::new(1, "overhead", 40_000, 256, 2, 0);
+    // The embedded default snapshot interval, for both.
+    let every = s.job_flags.iter().position(|f| f == "--snapshot-every").unwrap();
+    s.job_flags[every + 1] = "250".into();
+    let (mut embedded, mut distributed) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        let t = std::time::Instant::now();
+        let st = support::snapstate()
+            .arg("run")
+            .args(&s.job_flags)
+            .args(["--failure-rate", "0", "-q", "-o"])
+            .arg(s.path(&format!("emb-{r}")))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        embedded.push(t.elapsed().as_secs_f64());
+        s.job = format!("overhead-{r}");
+        let t = std::time::Instant::now();
+        let c = format!("c{r}");
+        s.coordinator(&c);
+        s.worker(&format!("w{r}a"));
+        s.worker(&format!("w{r}b"));
+        s.wait_success(&c, DONE_WITHIN);
+        distributed.push(t.elapsed().as_secs_f64());
+        assert!(s.index(&c) == std::fs::read(s.path(&format!("emb-{r}")).join("index.snapidx")).unwrap());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (e, d) = (median(&mut embedded.clone()), median(&mut distributed.clone()));
+    figure("overhead_embedded_s", format!("{e:.3} (rounds {embedded:.3?})"));
+    figure("overhead_distributed_s", format!("{d:.3} (rounds {distributed:.3?})"));
+    figure("overhead_ratio", format!("{:.2}", d / e));
+}
