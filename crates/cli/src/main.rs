@@ -160,10 +160,30 @@ fn checkpoint_hint(e: &CheckpointDirError) -> Option<String> {
     let CheckpointDirError::DifferentJob { differences, .. } = e else {
         return None;
     };
-    let about = |key: &str| differences.iter().any(|d| d.starts_with(key));
-    if about("files") || about("file names") || about("shard bounds") {
+    let about = |key: &str| {
+        differences
+            .iter()
+            .any(|d| d.starts_with(&format!("{key}:")))
+    };
+    let flags: Vec<&str> = [
+        ("shards", "--shards"),
+        ("workers", "--workers"),
+        ("docs", "--docs"),
+        ("corpus seed", "--corpus-seed"),
+        ("input", "--input"),
+    ]
+    .into_iter()
+    .filter(|(key, _)| about(key))
+    .map(|(_, flag)| flag)
+    .collect();
+    if !flags.is_empty() {
+        Some(format!(
+            "this run's {} differs from the checkpoint's: rerun with the flags it was written with to resume",
+            flags.join(", ")
+        ))
+    } else if about("files") || about("file names") || about("shard bounds") {
         Some(
-            "the files under --input changed since the checkpoint was written (added, removed, renamed, or resized so that shards moved); start over with a new --checkpoint-dir"
+            "the files under --input changed since the checkpoint was written (added, removed, renamed, or resized so that shards moved), so it cannot be resumed; start over with a new --checkpoint-dir"
                 .to_owned(),
         )
     } else {
@@ -254,7 +274,8 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             "{e}; a worker that sends no heartbeat for --stall-timeout is taken for hung: raise it if the machine is overloaded"
         ),
         CoordinatorError::Checkpoint(c) => match checkpoint_hint(&c) {
-            Some(hint) => anyhow::Error::new(c).context(hint),
+            // `DifferentJob` has no source: the message is the whole story.
+            Some(hint) => anyhow!("{c}; {hint}"),
             None => c.into(),
         },
         e => e.into(),

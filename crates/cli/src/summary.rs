@@ -147,8 +147,9 @@ impl Summary<'_> {
         if let Some(dir) = self.checkpoint_dir {
             let changed = if r.inputs_changed > 0 {
                 format!(
-                    " ({} shards' input had changed: {} restored shards redone)",
-                    r.inputs_changed, r.discarded_on_resume
+                    " ({} changed since: {} restored shards redone)",
+                    plural(r.inputs_changed as u64, "shard's input", "shards' inputs"),
+                    r.discarded_on_resume
                 )
             } else {
                 String::new()

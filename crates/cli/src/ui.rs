@@ -204,17 +204,11 @@ impl Observer for Ui {
                 subtasks,
                 discarded,
             } => {
-                let shards = if subtasks.len() == 1 {
-                    "shard"
-                } else {
-                    "shards"
-                };
+                let n = subtasks.len();
+                let shards = if n == 1 { "shard" } else { "shards" };
                 self.line(&format!(
-                    "input changed since the checkpoint in {} {shards}: redoing them and what follows them ({discarded} restored shards discarded)",
-                    subtasks.len()
+                    "input changed since the checkpoint in {n} {shards}: {discarded} restored shards (those and the ones after them in their workers' queues) are redone"
                 ));
-                st.restored -= discarded;
-                st.committed = st.restored;
             }
             Event::Progress { node, done } => {
                 if let Some(bar) = st.bars.get(*node) {

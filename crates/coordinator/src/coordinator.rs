@@ -210,14 +210,14 @@ impl<J: Job> Coordinator<J> {
             runs: AtomicU64::new(0),
             injected: Default::default(),
         });
+        if let Some(e) = inputs_changed {
+            shared.observer.event(&e);
+        }
         shared.observer.event(&Event::Started {
             queue_lens: (0..plan.nodes).map(|n| plan.queue_len(n)).collect(),
             committed: (0..plan.nodes).map(|n| commits.progress(n)).collect(),
             resumed_from,
         });
-        if let Some(e) = inputs_changed {
-            shared.observer.event(&e);
-        }
         let supervisor = Supervisor::new(shared, &config, store, commits, last_snapshot, self.tx);
         let outputs = supervisor.run(self.rx, &mut stats)?;
         stats.elapsed = started.elapsed();

@@ -50,7 +50,8 @@ pub enum Event {
         resumed_from: Option<u64>,
     },
     /// A resumed run found inputs changed since their outputs were committed; those
-    /// subtasks, and what follows them in their nodes' queues, run again.
+    /// subtasks, and what follows them in their nodes' queues, run again. Sent just
+    /// before [`Event::Started`], whose counts already leave them out.
     InputsChanged {
         /// The subtasks whose inputs changed, ascending.
         subtasks: Vec<usize>,

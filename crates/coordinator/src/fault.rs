@@ -110,23 +110,31 @@ impl FaultPlan {
                 chosen: None,
             };
         };
-        let mut struck = Vec::new();
+        // A subtask's attempt `a > 0` runs only if attempt `a - 1` failed, so a subtask's
+        // faults are the chain of its struck attempts from 0. Chains are taken in the
+        // order of their first attempt's hash until the limit is reached.
+        let mut chains = Vec::new();
         if self.rate > 0.0 {
             for subtask in 0..subtasks {
-                for attempt in 0..Self::INJECTED_ATTEMPTS {
-                    let [strike, _] = hash(self.seed, subtask as u64, u64::from(attempt));
-                    if unit(strike) < self.rate {
-                        struck.push((strike, subtask, attempt));
-                    }
+                let [strike, _] = hash(self.seed, subtask as u64, 0);
+                if unit(strike) < self.rate {
+                    chains.push((strike, subtask));
                 }
             }
         }
-        struck.sort_unstable();
-        struck.truncate(limit);
-        let chosen = struck
-            .into_iter()
-            .filter_map(|(_, s, a)| Some(((s, a), self.decide(s, a)?)))
-            .collect();
+        chains.sort_unstable();
+        let mut chosen = std::collections::HashMap::new();
+        'chains: for (_, subtask) in chains {
+            for attempt in 0..Self::INJECTED_ATTEMPTS {
+                if chosen.len() >= limit {
+                    break 'chains;
+                }
+                match self.decide(subtask, attempt) {
+                    Some(kind) => chosen.insert((subtask, attempt), kind),
+                    None => break,
+                };
+            }
+        }
         FaultSchedule {
             plan: *self,
             chosen: Some(chosen),
@@ -254,6 +262,17 @@ mod tests {
         assert!(count(&unlimited, 40_000) > 600);
         let limited = plan.with_limit(10).schedule(40_000);
         assert_eq!(count(&limited, 40_000), 10);
+        // Each struck attempt after the first follows a struck one: all ten happen.
+        for k in 0..40_000 {
+            for a in 1..FaultPlan::INJECTED_ATTEMPTS {
+                if limited.decide(k, a).is_some() {
+                    assert!(
+                        limited.decide(k, a - 1).is_some(),
+                        "subtask {k} attempt {a}"
+                    );
+                }
+            }
+        }
         // Every fault kept is one the plain plan injects too, of the same kind.
         for k in 0..40_000 {
             for a in 0..FaultPlan::INJECTED_ATTEMPTS {
@@ -262,8 +281,17 @@ mod tests {
                 }
             }
         }
-        // Below the limit nothing changes.
-        let small = plan.with_limit(10).schedule(100);
-        assert_eq!(count(&small, 100), count(&plan.schedule(100), 100));
+        // Below the limit every fault that can happen still does: the struck attempts
+        // that follow struck attempts.
+        let small = plan.with_limit(1000).schedule(2000);
+        let reachable = (0..2000)
+            .map(|k| {
+                (0..FaultPlan::INJECTED_ATTEMPTS)
+                    .take_while(|&a| plan.decide(k, a).is_some())
+                    .count()
+            })
+            .sum::<usize>();
+        assert!(reachable > 20);
+        assert_eq!(count(&small, 2000), reachable);
     }
 }

@@ -303,7 +303,26 @@ impl Corpus {
                     beat()?;
                 }
                 text.clear();
-                text.push_str(&String::from_utf8_lossy(raw));
+                text.reserve(raw.len());
+                // Converted a piece at a time, with a beat between pieces (a huge file
+                // takes a while). Each cut is before a byte that does not continue a
+                // character, so no character or invalid sequence spans a cut and the
+                // text is exactly that of converting the whole at once.
+                let mut at = 0;
+                while at < raw.len() {
+                    let mut cut = (at + step as usize).min(raw.len());
+                    while cut < raw.len() && cut > at && raw[cut] & 0xc0 == 0x80 {
+                        cut -= 1;
+                    }
+                    if cut == at {
+                        cut = (at + step as usize).min(raw.len());
+                    }
+                    text.push_str(&String::from_utf8_lossy(&raw[at..cut]));
+                    at = cut;
+                    if at < raw.len() {
+                        beat()?;
+                    }
+                }
                 Ok(())
             }
         }
@@ -442,6 +461,29 @@ mod tests {
         want.extend([("dangling link", 1), ("link to a directory", 1)]);
         want.sort();
         assert_eq!(skipped, want);
+    }
+
+    #[test]
+    fn a_large_file_is_converted_as_a_whole_would_be() {
+        let dir = tempfile::tempdir().unwrap();
+        // Multi-byte characters and invalid bytes straddling every 1 MiB boundary.
+        let mut bytes = Vec::new();
+        while bytes.len() < 3 << 20 {
+            bytes.extend_from_slice("größe ".as_bytes());
+            bytes.extend_from_slice(&[0xe2, 0x82, b' ', 0xff, b'x', 0xc3]);
+        }
+        fs::write(dir.path().join("big.txt"), &bytes).unwrap();
+        let c = Corpus::from_dir(dir.path(), 1).unwrap();
+        let (mut raw, mut text) = (Vec::new(), String::new());
+        let mut beats = 0;
+        c.read_raw(0, &mut raw, &mut text, || {
+            beats += 1;
+            Ok::<_, CorpusError>(())
+        })
+        .unwrap();
+        assert_eq!(raw, bytes);
+        assert_eq!(text, String::from_utf8_lossy(&bytes));
+        assert!(beats >= 4, "{beats} beats");
     }
 
     #[test]

@@ -89,9 +89,21 @@ fn short(f: Fingerprint) -> String {
     f.to_string()[..16].to_owned()
 }
 
-/// Feeds one document into a shard's fingerprint.
-fn feed(fp: &mut Fingerprinter, name: &str, bytes: &[u8]) {
-    fp.field(name.as_bytes()).field(bytes);
+/// Feeds one document into a shard's fingerprint, a megabyte at a time with a `beat`
+/// between (the same fingerprint as feeding it whole).
+fn feed<E>(
+    fp: &mut Fingerprinter,
+    name: &str,
+    bytes: &[u8],
+    mut beat: impl FnMut() -> Result<(), E>,
+) -> Result<(), E> {
+    fp.field(name.as_bytes());
+    fp.update(&(bytes.len() as u64).to_le_bytes());
+    for chunk in bytes.chunks(crate::shard_index::HEARTBEAT_BYTES) {
+        fp.update(chunk);
+        beat()?;
+    }
+    Ok(())
 }
 
 impl Job for IndexJob {
@@ -139,7 +151,9 @@ impl Job for IndexJob {
             self.corpus
                 .read_raw(doc, &mut raw, &mut text, || Ok::<_, CorpusError>(()))
                 .map_err(JobError::other)?;
-            feed(&mut fp, &self.corpus.doc_name(doc), &raw);
+            feed(&mut fp, &self.corpus.doc_name(doc), &raw, || {
+                Ok::<_, JobError>(())
+            })?;
         }
         Ok(fp.finish())
     }
@@ -172,7 +186,7 @@ impl Job for IndexJob {
                     })
                     .map_err(ReadStop::into_job_error)?;
                 if files {
-                    feed(&mut fp, &self.corpus.doc_name(doc), &raw);
+                    feed(&mut fp, &self.corpus.doc_name(doc), &raw, beat)?;
                 }
                 Ok::<_, JobError>(())
             },
