@@ -208,7 +208,7 @@ impl Summary<'_> {
             "fault_seed": self.fault_seed,
             "max_injected": self.max_injected,
             "checkpoint_dir": self.checkpoint_dir,
-            "failures": self.failures,
+            "failure_events": self.failures,
             "total_secs": self.secs(),
             "docs_per_sec": self.index.docs as f64 / self.secs(),
             "mb_per_sec": self.index.bytes as f64 / 1e6 / self.secs(),

@@ -458,5 +458,5 @@ fn sigterm_stops_cleanly_and_the_rerun_resumes() {
     }
     assert!(s["run"]["coordinator_secs"].is_f64());
     assert!(s["elapsed_secs"].is_null(), "one name per duration");
-    assert!(s["failures"].is_array());
+    assert!(s["failure_events"].is_array());
 }
