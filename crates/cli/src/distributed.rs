@@ -168,6 +168,9 @@ pub(crate) fn coordinator(args: &CoordinatorArgs) -> anyhow::Result<()> {
     if args.run.checkpoint_dir.is_some() {
         bail!("--checkpoint-dir is for embedded runs; a distributed job keeps its state in --store and etcd");
     }
+    if args.run.failure_rate.is_some_and(|r| r > 0.0) {
+        bail!("--failure-rate injects faults into embedded runs; in a distributed job, fail real processes (kill a worker or a coordinator)");
+    }
     let params = Params::of(&args.run);
     let corpus = params.corpus()?;
     let job = SearchIndex

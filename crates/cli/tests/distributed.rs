@@ -293,7 +293,11 @@ fn overhead_against_the_embedded_mode() {
     let rounds = 5;
     let mut s = Scenario::new(1, "overhead", 40_000, 256, 2, 0);
     // The embedded default snapshot interval, for both.
-    let every = s.job_flags.iter().position(|f| f == "--snapshot-every").unwrap();
+    let every = s
+        .job_flags
+        .iter()
+        .position(|f| f == "--snapshot-every")
+        .unwrap();
     s.job_flags[every + 1] = "250".into();
     let (mut embedded, mut distributed) = (Vec::new(), Vec::new());
     for r in 0..rounds {
@@ -315,14 +319,26 @@ fn overhead_against_the_embedded_mode() {
         s.worker(&format!("w{r}b"));
         s.wait_success(&c, DONE_WITHIN);
         distributed.push(t.elapsed().as_secs_f64());
-        assert!(s.index(&c) == std::fs::read(s.path(&format!("emb-{r}")).join("index.snapidx")).unwrap());
+        assert!(
+            s.index(&c)
+                == std::fs::read(s.path(&format!("emb-{r}")).join("index.snapidx")).unwrap()
+        );
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (e, d) = (median(&mut embedded.clone()), median(&mut distributed.clone()));
-    figure("overhead_embedded_s", format!("{e:.3} (rounds {embedded:.3?})"));
-    figure("overhead_distributed_s", format!("{d:.3} (rounds {distributed:.3?})"));
+    let (e, d) = (
+        median(&mut embedded.clone()),
+        median(&mut distributed.clone()),
+    );
+    figure(
+        "overhead_embedded_s",
+        format!("{e:.3} (rounds {embedded:.3?})"),
+    );
+    figure(
+        "overhead_distributed_s",
+        format!("{d:.3} (rounds {distributed:.3?})"),
+    );
     figure("overhead_ratio", format!("{:.2}", d / e));
 }

@@ -30,7 +30,9 @@ async fn reports_per_second_from_eight_workers() {
     let client = Etcd::connect(&eps, etcd_options()).await.unwrap();
     let ctl = JobControl::new(client.clone(), JobKeys::new("throughput").unwrap());
     let (leader, spec_rev) = loop {
-        let l = current_leader(&client, &ctl.keys().election()).await.unwrap();
+        let l = current_leader(&client, &ctl.keys().election())
+            .await
+            .unwrap();
         let s = ctl.spec().await.unwrap();
         if let (Some(l), Some(s)) = (l, s) {
             break (l, s.mod_revision);
@@ -40,17 +42,29 @@ async fn reports_per_second_from_eight_workers() {
     let lease = Lease::grant(&client, Duration::from_secs(5)).await.unwrap();
     let mut streams = Vec::new();
     for node in 0..NODES {
-        let ClaimOutcome::Claimed(claim) = ctl.claim(node, lease.id(), "bench").await.unwrap() else {
+        let ClaimOutcome::Claimed(claim) = ctl.claim(node, lease.id(), "bench").await.unwrap()
+        else {
             panic!("node {node} is free");
         };
         let mut rpc = snapstate_cluster::net::connect(&leader.value, Limits::new(1 << 16))
             .await
             .unwrap();
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
-        tx.send(build::hello("throughput", spec_rev, leader.epoch, node, claim.epoch, "bench"))
+        tx.send(build::hello(
+            "throughput",
+            spec_rev,
+            leader.epoch,
+            node,
+            claim.epoch,
+            "bench",
+        ))
+        .await
+        .unwrap();
+        let mut inbound = rpc
+            .work(ReceiverStream::new(rx))
             .await
-            .unwrap();
-        let mut inbound = rpc.work(ReceiverStream::new(rx)).await.unwrap().into_inner();
+            .unwrap()
+            .into_inner();
         let first = inbound.message().await.unwrap().unwrap();
         assert!(matches!(first.body, Some(Body::Assign(_))));
         // Outputs encoded up front: the senders only send.
@@ -67,7 +81,9 @@ async fn reports_per_second_from_eight_workers() {
     for (node, claim, tx, mut inbound, outputs) in streams {
         tasks.push(tokio::spawn(async move {
             for (p, out) in outputs.into_iter().enumerate() {
-                tx.send(build::report(node, claim.epoch, p as u64, out)).await.unwrap();
+                tx.send(build::report(node, claim.epoch, p as u64, out))
+                    .await
+                    .unwrap();
             }
             // Until the leader says the node is committed.
             loop {
