@@ -10,8 +10,8 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use snapstate_cluster::etcd::EtcdOptions;
 use snapstate_cluster::{
-    decode_outputs, run_coordinator, run_worker, CoordinatorOptions, JobKind, JobSpec, Log, Plan,
-    Runtime, WorkerOptions,
+    decode_outputs, run_coordinator, run_worker, CoordinatorOptions, JobKind, JobSpec, Log,
+    OutputCheck, Plan, Runtime, WorkerOptions,
 };
 use snapstate_coordinator::Job;
 use snapstate_search::{write_index, Corpus, IndexJob, InvertedIndex, ShardIndex};
@@ -208,6 +208,7 @@ pub(crate) fn coordinator(args: &CoordinatorArgs) -> anyhow::Result<()> {
         snapshot_every: Duration::from_millis(args.run.snapshot_every),
         lease_ttl: Duration::from_secs(args.lease_ttl),
         log: log.clone(),
+        check_output: OutputCheck::decodes::<ShardIndex>(),
     };
     let outcome = runtime()?.block_on(run_coordinator(opts, spec))?;
     let shards: Vec<ShardIndex> = decode_outputs(&outcome.outputs)?;

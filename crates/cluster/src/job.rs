@@ -87,3 +87,47 @@ pub fn decode_outputs<T: DeserializeOwned>(outputs: &[Vec<u8>]) -> Result<Vec<T>
         .map(|(k, b)| decode_output(k, b))
         .collect()
 }
+
+/// How the leader checks each output before it accepts a report: a malformed output
+/// would otherwise be committed for good and only fail when the job's outputs are
+/// decoded at the end. A failed check ends that worker's stream; the node is redone.
+///
+/// # Examples
+///
+/// ```
+/// use snapstate_cluster::{encode_output, OutputCheck};
+///
+/// let check = OutputCheck::decodes::<u64>();
+/// assert!(check.check(0, &encode_output(0, &7u64).unwrap()).is_ok());
+/// assert!(check.check(0, &[0xff; 11]).is_err());
+/// assert!(OutputCheck::any().check(0, b"anything").is_ok());
+/// ```
+#[derive(Clone, Copy)]
+pub struct OutputCheck(fn(usize, &[u8]) -> Result<(), ClusterError>);
+
+impl OutputCheck {
+    /// Accepts any bytes.
+    pub fn any() -> Self {
+        OutputCheck(|_, _| Ok(()))
+    }
+
+    /// Accepts bytes that decode as a `T` (with nothing left over).
+    pub fn decodes<T: DeserializeOwned>() -> Self {
+        OutputCheck(|k, b| decode_output::<T>(k, b).map(|_| ()))
+    }
+
+    /// Checks subtask `subtask`'s output.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Protocol`] if it does not pass.
+    pub fn check(&self, subtask: usize, bytes: &[u8]) -> Result<(), ClusterError> {
+        (self.0)(subtask, bytes)
+    }
+}
+
+impl std::fmt::Debug for OutputCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OutputCheck")
+    }
+}

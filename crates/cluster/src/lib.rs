@@ -37,7 +37,7 @@ pub mod wire;
 mod worker;
 
 pub use error::ClusterError;
-pub use job::{decode_output, decode_outputs, encode_output, JobKind};
+pub use job::{decode_output, decode_outputs, encode_output, JobKind, OutputCheck};
 pub use keys::{JobKeys, MAX_JOB_NAME};
 #[cfg(feature = "distributed")]
 pub use leader::{run_coordinator, CoordinatorOptions, CoordinatorOutcome};

@@ -109,12 +109,7 @@ impl Metrics {
 /// [`ClusterError::Net`] if the address cannot be bound.
 pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<SocketAddr, ClusterError> {
     let registry = Arc::new(metrics.registry());
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| ClusterError::Net(format!("cannot serve metrics on {addr}: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| ClusterError::Net(e.to_string()))?;
+    let (listener, local) = crate::net::bind(addr, "--metrics").await?;
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {

@@ -15,16 +15,15 @@ use crate::limits::Limits;
 use crate::proto::leader_client::LeaderClient;
 use crate::proto::leader_server::{Leader, LeaderServer};
 
-/// Binds the leader's gRPC listener.
+/// Binds a listener: the leader's gRPC port (`flag` is `--listen`) or the metrics
+/// endpoint (`--metrics`). Every listener of the distributed mode is made here.
 ///
 /// # Errors
 ///
 /// [`ClusterError::Net`] if the address cannot be bound.
-pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ClusterError> {
+pub async fn bind(addr: SocketAddr, flag: &str) -> Result<(TcpListener, SocketAddr), ClusterError> {
     let listener = TcpListener::bind(addr).await.map_err(|e| {
-        ClusterError::Net(format!(
-            "cannot listen on {addr}: {e}; pick another --listen"
-        ))
+        ClusterError::Net(format!("cannot listen on {addr}: {e}; pick another {flag}"))
     })?;
     let local = listener
         .local_addr()

@@ -150,6 +150,111 @@ async fn a_zombie_report_is_refused_and_its_node_is_redone() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_messages_end_their_stream_not_the_leader() {
+    let etcd = EtcdCluster::start(1).unwrap();
+    let eps = etcd.endpoints();
+    let store = tempfile::tempdir().unwrap();
+    let coord = tokio::spawn(run_coordinator(
+        coordinator(&eps, store.path(), true),
+        spec("garbage", 6, 2, 1),
+    ));
+    let client = Etcd::connect(&eps, etcd_options()).await.unwrap();
+    let ctl = JobControl::new(client.clone(), JobKeys::new("garbage").unwrap());
+    let (leader, spec_rev) = loop {
+        let l = current_leader(&client, &ctl.keys().election())
+            .await
+            .unwrap();
+        let s = ctl.spec().await.unwrap();
+        if let (Some(l), Some(s)) = (l, s) {
+            break (l, s.mod_revision);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let lease = Lease::grant(&client, Duration::from_secs(2)).await.unwrap();
+    let ClaimOutcome::Claimed(mut claim) = ctl.claim(1, lease.id(), "bad").await.unwrap() else {
+        panic!("node 1 is free");
+    };
+    // Each of these ends its stream with a reason; the leader serves the next one.
+    let wants = [
+        "does not decode",
+        "expected 0",
+        "another claim",
+        "over the job's limit",
+        "second Hello",
+        "empty message",
+    ];
+    for want in wants {
+        let e = claim.epoch;
+        let msgs = match want {
+            "does not decode" => vec![build::report(1, e, 0, vec![0xff; 11])],
+            "expected 0" => vec![build::report(1, e, 5, vec![1])],
+            "another claim" => vec![build::report(0, e, 0, vec![1])],
+            "over the job's limit" => vec![build::report(1, e, 0, vec![0; (1 << 16) + 1])],
+            "second Hello" => vec![build::hello("garbage", spec_rev, leader.epoch, 1, e, "bad")],
+            _ => vec![snapstate_cluster::proto::WorkerMessage { body: None }],
+        };
+        let mut rpc = snapstate_cluster::net::connect(&leader.value, Limits::new(1 << 20))
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tx.send(build::hello(
+            "garbage",
+            spec_rev,
+            leader.epoch,
+            1,
+            claim.epoch,
+            "bad",
+        ))
+        .await
+        .unwrap();
+        let mut inbound = rpc
+            .work(ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        let first = inbound.message().await.unwrap().unwrap();
+        assert!(matches!(first.body, Some(Body::Assign(_))), "{first:?}");
+        for m in msgs {
+            tx.send(m).await.unwrap();
+        }
+        let reason = loop {
+            match inbound.message().await {
+                Ok(Some(m)) => {
+                    if let Some(Body::Fenced(f)) = m.body {
+                        break f.reason;
+                    }
+                }
+                Ok(None) => break "closed".to_owned(),
+                // The oversized message fails in the leader's codec, before any check.
+                Err(status) => break status.message().to_owned(),
+            }
+        };
+        assert!(
+            reason.contains(want) || (want.contains("limit") && reason.contains("message length")),
+            "{want:?}: {reason}"
+        );
+        // The leader revokes the claim of a stream it ended; claim the node again.
+        drop(tx);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while ctl.owner(1).await.unwrap() == Some(claim.epoch)
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let ClaimOutcome::Claimed(c) = ctl.claim(1, lease.id(), "bad").await.unwrap() else {
+            panic!("node 1 is free again");
+        };
+        claim = c;
+    }
+    // The leader is still there: a real worker completes the job, outputs intact.
+    drop(lease);
+    let w = tokio::spawn(run_worker(worker(&eps, "garbage", "w", true), SquaresKind));
+    let out = coord.await.unwrap().unwrap();
+    assert_eq!(decode_outputs::<u64>(&out.outputs).unwrap(), squares(6));
+    w.await.unwrap().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_with_a_message() {
     let etcd = EtcdCluster::start(1).unwrap();

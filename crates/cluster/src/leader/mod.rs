@@ -53,6 +53,8 @@ pub struct CoordinatorOptions {
     pub lease_ttl: Duration,
     /// What to print.
     pub log: Log,
+    /// How each output is checked when it arrives.
+    pub check_output: crate::job::OutputCheck,
 }
 
 /// A completed job, as one coordinator saw it.
@@ -104,7 +106,7 @@ pub async fn run_coordinator(
         let bound = crate::metrics::serve(addr, Arc::clone(&metrics)).await?;
         log.say(format!("metrics on http://{bound}/metrics"));
     }
-    let (listener, local) = crate::net::bind(opts.listen).await?;
+    let (listener, local) = crate::net::bind(opts.listen, "--listen").await?;
     let advertise = opts.advertise.clone().unwrap_or_else(|| local.to_string());
     let current: Current = Arc::default();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
@@ -301,6 +303,7 @@ async fn lead_term(
         log.clone(),
         Arc::clone(metrics),
         tx,
+        opts.check_output,
     ));
     *current
         .write()

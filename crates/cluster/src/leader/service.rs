@@ -167,11 +167,26 @@ async fn handle(state: Arc<LeaderState>, mut inbound: Streaming<WorkerMessage>, 
                 epoch: e,
                 position,
                 output,
-            }) if n == node && e == epoch => state
-                .table
-                .report(node, session, position, output)
-                .map(|()| true)
-                .map_err(|r| r.to_string()),
+            }) if n == node && e == epoch => {
+                let plan = state.table.plan();
+                // Out-of-range positions are the table's to refuse; only in-range ones
+                // name a subtask.
+                let checked = if position < plan.queue_len(node) as u64 {
+                    state
+                        .check_output
+                        .check(plan.subtask(node, position as usize), &output)
+                } else {
+                    Ok(())
+                };
+                match checked {
+                    Ok(()) => state
+                        .table
+                        .report(node, session, position, output)
+                        .map(|()| true)
+                        .map_err(|r| r.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
             Ok(Inbound::Heartbeat { node: n, epoch: e }) if n == node && e == epoch => state
                 .table
                 .heartbeat(node, session)

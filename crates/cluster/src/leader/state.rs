@@ -46,6 +46,7 @@ pub(crate) struct LeaderState {
     pub(crate) log: Log,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) to_control: mpsc::Sender<ControlMsg>,
+    pub(crate) check_output: crate::job::OutputCheck,
     /// The response stream of each attached session.
     streams: Mutex<HashMap<u64, Responder>>,
 }
@@ -62,6 +63,7 @@ impl LeaderState {
         log: Log,
         metrics: Arc<Metrics>,
         to_control: mpsc::Sender<ControlMsg>,
+        check_output: crate::job::OutputCheck,
     ) -> Self {
         LeaderState {
             table,
@@ -73,6 +75,7 @@ impl LeaderState {
             log,
             metrics,
             to_control,
+            check_output,
             streams: Mutex::new(HashMap::new()),
         }
     }

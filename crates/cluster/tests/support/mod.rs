@@ -7,7 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use snapstate_cluster::etcd::EtcdOptions;
-use snapstate_cluster::{CoordinatorOptions, JobKind, JobSpec, Log, Plan, Runtime, WorkerOptions};
+use snapstate_cluster::{
+    CoordinatorOptions, JobKind, JobSpec, Log, OutputCheck, Plan, Runtime, WorkerOptions,
+};
 use snapstate_coordinator::{Job, JobError, JobIdentity, TaskContext};
 
 pub(crate) struct Squares {
@@ -82,6 +84,7 @@ pub(crate) fn coordinator(etcd: &[String], store: &Path, quiet: bool) -> Coordin
         snapshot_every: Duration::from_millis(50),
         lease_ttl: Duration::from_secs(1),
         log: Log::new("coordinator", "test").quiet(quiet),
+        check_output: OutputCheck::decodes::<u64>(),
     }
 }
 
