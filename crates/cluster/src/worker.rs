@@ -104,7 +104,7 @@ pub async fn run_worker<K: JobKind>(
                 opts.job
             )));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     };
     let spec = JobSpec::parse(&found.value)?;
     spec.check_build()?;
@@ -159,7 +159,7 @@ async fn work<J: Job>(ctx: &Ctx<J>, etcd: &Etcd) -> Result<WorkerOutcome, Cluste
         .bytes()
         .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
         % nodes;
-    let poll = Duration::from_millis(100);
+    let poll = Duration::from_millis(50);
     loop {
         if ctx.control.is_complete().await? {
             ctx.log.say("the job is complete; exiting");

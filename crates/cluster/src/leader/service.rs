@@ -150,6 +150,7 @@ async fn handle(state: Arc<LeaderState>, mut inbound: Streaming<WorkerMessage>, 
         _ => return, // The term is ending.
     };
     let session = attached.session;
+    let last = attached.queue_len.saturating_sub(1);
     let mut why_ended = "the stream ended".to_owned();
     loop {
         let msg = match inbound.message().await {
@@ -161,6 +162,7 @@ async fn handle(state: Arc<LeaderState>, mut inbound: Streaming<WorkerMessage>, 
             }
         };
         let checked = wire::check_worker_message(msg, nodes, state.limits);
+        let mut finished = false;
         let result = match checked {
             Ok(Inbound::Report {
                 node: n,
@@ -168,6 +170,7 @@ async fn handle(state: Arc<LeaderState>, mut inbound: Streaming<WorkerMessage>, 
                 position,
                 output,
             }) if n == node && e == epoch => {
+                finished = position == last;
                 let plan = state.table.plan();
                 // Out-of-range positions are the table's to refuse; only in-range ones
                 // name a subtask.
@@ -201,6 +204,10 @@ async fn handle(state: Arc<LeaderState>, mut inbound: Streaming<WorkerMessage>, 
         match result {
             Ok(true) => {
                 state.metrics.reports.inc();
+                if finished {
+                    // Best effort: the next tick commits it anyway.
+                    let _ = state.to_control.try_send(ControlMsg::QueueFinished);
+                }
             }
             Ok(false) => {}
             Err(reason) => {

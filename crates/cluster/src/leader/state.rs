@@ -25,6 +25,8 @@ pub(crate) enum ControlMsg {
         responder: Responder,
         reply: oneshot::Sender<Result<Attached, String>>,
     },
+    /// A node's last subtask was reported: commit now rather than at the next tick.
+    QueueFinished,
     /// A stream ended (the worker closed it, died, or was cut off).
     StreamEnded {
         node: usize,

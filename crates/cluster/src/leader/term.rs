@@ -92,7 +92,12 @@ impl Term {
                     }
                 },
                 msg = rx.recv() => match msg {
-                    Some(m) => self.on_message(m).await?,
+                    Some(m) => {
+                        self.on_message(m).await?;
+                        if let Some(end) = self.complete_end() {
+                            return Ok(end);
+                        }
+                    }
                     None => return Err(ClusterError::Invariant("control channel closed".into())),
                 },
                 _ = tick.tick() => {
@@ -239,6 +244,9 @@ impl Term {
                     }
                     Err(AttachError::Broken(e)) => return Err(e),
                 }
+            }
+            ControlMsg::QueueFinished => {
+                self.commit().await?;
             }
             ControlMsg::StreamEnded {
                 node,
