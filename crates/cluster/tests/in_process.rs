@@ -320,3 +320,31 @@ async fn bad_input_is_refused_with_a_message() {
     .unwrap_err();
     assert!(matches!(e, ClusterError::Unreachable { .. }), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hung_subtask_is_taken_for_a_stalled_worker_and_redone() {
+    let etcd = EtcdCluster::start(1).unwrap();
+    let eps = etcd.endpoints();
+    let store = tempfile::tempdir().unwrap();
+    // Subtask 5 hangs 4 s without a heartbeat, once; the stall timeout is 2 s and the
+    // lease (kept alive by the worker process) never expires.
+    let spec = spec_with(
+        "hung",
+        serde_json::json!({"n": 12, "delay_ms": 2, "hang": 5}),
+        2,
+    );
+    let coord = tokio::spawn(run_coordinator(coordinator(&eps, store.path(), true), spec));
+    let w1 = tokio::spawn(run_worker(worker(&eps, "hung", "w1", true), SquaresKind));
+    let w2 = tokio::spawn(run_worker(worker(&eps, "hung", "w2", true), SquaresKind));
+    let out = coord.await.unwrap().unwrap();
+    assert_eq!(decode_outputs::<u64>(&out.outputs).unwrap(), squares(12));
+    let (o1, o2) = (w1.await.unwrap().unwrap(), w2.await.unwrap().unwrap());
+    assert!(
+        support::HUNG.load(std::sync::atomic::Ordering::SeqCst),
+        "subtask 5 never hung"
+    );
+    assert!(
+        o1.claims_lost + o2.claims_lost >= 1,
+        "the stalled claim must have been revoked"
+    );
+}

@@ -15,7 +15,12 @@ use snapstate_coordinator::{Job, JobError, JobIdentity, TaskContext};
 pub(crate) struct Squares {
     pub(crate) n: usize,
     pub(crate) delay_ms: u64,
+    /// Subtask that hangs, without a heartbeat, the first time it runs in this process.
+    pub(crate) hang: Option<usize>,
 }
+
+/// Whether the hanging subtask has hung once already.
+pub(crate) static HUNG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 impl Job for Squares {
     type Output = u64;
@@ -26,6 +31,10 @@ impl Job for Squares {
         self.n
     }
     fn run(&self, k: usize, ctx: &TaskContext) -> Result<u64, JobError> {
+        // SeqCst: a test flag, read once per subtask.
+        if self.hang == Some(k) && !HUNG.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(4));
+        }
         for _ in 0..self.delay_ms {
             std::thread::sleep(Duration::from_millis(1));
             ctx.heartbeat()?;
@@ -45,12 +54,21 @@ impl JobKind for SquaresKind {
         Ok(Squares {
             n: p["n"].as_u64().ok_or("n")? as usize,
             delay_ms: p["delay_ms"].as_u64().ok_or("delay_ms")?,
+            hang: p["hang"].as_u64().map(|h| h as usize),
         })
     }
 }
 
 pub(crate) fn spec(job: &str, n: usize, nodes: usize, delay_ms: u64) -> JobSpec {
-    let params = serde_json::json!({"n": n, "delay_ms": delay_ms});
+    spec_with(
+        job,
+        serde_json::json!({"n": n, "delay_ms": delay_ms}),
+        nodes,
+    )
+}
+
+pub(crate) fn spec_with(job: &str, params: serde_json::Value, nodes: usize) -> JobSpec {
+    let n = params["n"].as_u64().unwrap() as usize;
     let built = SquaresKind.build(&params).unwrap();
     JobSpec::new(
         job,
