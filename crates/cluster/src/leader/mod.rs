@@ -185,6 +185,10 @@ pub async fn run_coordinator(
             }
             Err(ClusterError::Fenced(why)) => {
                 log.say(format!("{why}; rejoining as a standby"));
+                // Free the leader key now if etcd can be told (else it expires).
+                if lease.is_valid() {
+                    let _ = lease.revoke(&etcd).await;
+                }
             }
             Err(e) => {
                 let _ = lease.revoke(&etcd).await;

@@ -390,14 +390,13 @@ impl Term {
         {
             Ok(o) => o,
             Err(e) => {
-                // etcd unreachable: keep the outputs for the next tick (the lease
-                // watchdog ends the term if this lasts).
-                self.state
-                    .log
-                    .say(format!("commit of snapshot {} failed: {e}", batch.snap));
-                self.state.table.give_back(batch);
-                self.remove(&written);
-                return Ok(None);
+                // etcd did not answer in time: the txn may or may not have applied, so
+                // nothing here can be trusted any more. End the term (a new one re-reads
+                // everything from etcd); the files stay, in case the pointer names them.
+                return Err(ClusterError::Fenced(format!(
+                    "the commit of snapshot {} got no answer from etcd ({e}); restarting the term",
+                    batch.snap
+                )));
             }
         };
         // A txn applied whose answer was lost looks refused on retry: check the pointer.
