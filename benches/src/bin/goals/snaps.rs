@@ -154,7 +154,8 @@ impl Part for Snaps {
                 rows.push(Row::ratio(
                     &format!("g4.flat.w{w}"),
                     &format!(
-                        "snap() with {w} writers registered: time at {} nodes vs at {} nodes (flat: within 10%)",
+                        "snap() with {w} writer thread{} registered: time at {} nodes vs at {} nodes (flat: within 10%)",
+                        if w == 1 { "" } else { "s" },
                         short(hi),
                         short(lo)
                     ),
