@@ -1,6 +1,7 @@
 //! Committed outputs: the ones a snapshot covers. Each subtask is committed exactly once.
 
 use crate::error::CoordinatorError;
+use crate::identity::Fingerprint;
 use crate::plan::Plan;
 
 /// The outputs committed so far and each node's committed progress.
@@ -10,6 +11,8 @@ pub(crate) struct CommitLog<O> {
     /// Per node: how many entries of its queue are committed. Never goes back.
     progress: Vec<usize>,
     outputs: Vec<Option<O>>,
+    /// The fingerprint each committed output was built from.
+    fingerprints: Vec<Fingerprint>,
     committed: usize,
 }
 
@@ -19,6 +22,7 @@ impl<O> CommitLog<O> {
             plan,
             progress: vec![0; plan.nodes],
             outputs: (0..plan.subtasks).map(|_| None).collect(),
+            fingerprints: vec![Fingerprint::NO_INPUT; plan.subtasks],
             committed: 0,
         }
     }
@@ -44,6 +48,7 @@ impl<O> CommitLog<O> {
         node: usize,
         pos: usize,
         output: O,
+        fingerprint: Fingerprint,
     ) -> Result<(), CoordinatorError> {
         if pos != self.progress[node] {
             return Err(CoordinatorError::Invariant(format!(
@@ -59,9 +64,16 @@ impl<O> CommitLog<O> {
             )));
         }
         *slot = Some(output);
+        self.fingerprints[subtask] = fingerprint;
         self.progress[node] += 1;
         self.committed += 1;
         Ok(())
+    }
+
+    /// The committed output of `subtask` and its fingerprint, if committed.
+    pub(crate) fn get(&self, subtask: usize) -> Option<(&O, Fingerprint)> {
+        let output = self.outputs.get(subtask)?.as_ref()?;
+        Some((output, self.fingerprints[subtask]))
     }
 
     /// All outputs in subtask order, once every subtask is committed.
@@ -88,12 +100,15 @@ mod tests {
             nodes: 2,
             subtasks: 3,
         });
-        assert!(log.commit(0, 1, "x").is_err());
-        log.commit(0, 0, "a").unwrap();
-        log.commit(1, 0, "b").unwrap();
-        assert!(log.commit(0, 0, "again").is_err());
+        let f = Fingerprint::of(b"f");
+        assert!(log.commit(0, 1, "x", f).is_err());
+        log.commit(0, 0, "a", f).unwrap();
+        log.commit(1, 0, "b", Fingerprint::NO_INPUT).unwrap();
+        assert!(log.commit(0, 0, "again", f).is_err());
         assert!(!log.is_complete());
-        log.commit(0, 1, "c").unwrap();
+        assert_eq!(log.get(0), Some((&"a", f)));
+        assert_eq!(log.get(2), None);
+        log.commit(0, 1, "c", f).unwrap();
         assert!(log.is_complete());
         assert_eq!(log.into_outputs().unwrap(), vec!["a", "b", "c"]);
     }

@@ -29,7 +29,6 @@ pub struct CoordinatorConfig {
     pub(crate) max_failures: u32,
     pub(crate) faults: FaultPlan,
     pub(crate) checkpoint_dir: Option<PathBuf>,
-    pub(crate) job_id: String,
 }
 
 impl CoordinatorConfig {
@@ -56,7 +55,6 @@ impl CoordinatorConfig {
             max_failures: 5,
             faults: FaultPlan::none(),
             checkpoint_dir: None,
-            job_id: String::new(),
         })
     }
 
@@ -96,11 +94,11 @@ impl CoordinatorConfig {
     }
 
     /// Persist progress snapshots and committed outputs in `dir`, and resume from what is
-    /// there. `job_id` names the job: a directory written by a different job is refused.
+    /// there. Every file is bound to the job's [`identity`](crate::Job::identity): a
+    /// directory written by a different job is refused.
     #[must_use]
-    pub fn checkpoint_dir(mut self, dir: impl Into<PathBuf>, job_id: impl Into<String>) -> Self {
+    pub fn checkpoint_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.checkpoint_dir = Some(dir.into());
-        self.job_id = job_id.into();
         self
     }
 }

@@ -28,13 +28,17 @@ use crate::worker::{Msg, Shared};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use snapstate_coordinator::{Cancel, Coordinator, CoordinatorConfig, FaultPlan, Job, JobError, NoopObserver};
+/// use snapstate_coordinator::{
+///     Coordinator, CoordinatorConfig, FaultPlan, Job, JobError, JobIdentity, NoopObserver,
+///     TaskContext,
+/// };
 ///
 /// struct Squares;
 /// impl Job for Squares {
 ///     type Output = u64;
+///     fn identity(&self) -> JobIdentity { JobIdentity::new("squares") }
 ///     fn subtasks(&self) -> usize { 20 }
-///     fn run(&self, k: usize, _: &Cancel) -> Result<u64, JobError> { Ok((k * k) as u64) }
+///     fn run(&self, k: usize, _: &TaskContext) -> Result<u64, JobError> { Ok((k * k) as u64) }
 /// }
 ///
 /// // A quarter of all subtask runs fail (panics, silent exits, stalls); the output does not change.
@@ -58,10 +62,11 @@ pub struct Coordinator<J> {
 /// # Examples
 ///
 /// ```
-/// # use snapstate_coordinator::{Cancel, Coordinator, CoordinatorConfig, Job, JobError};
+/// # use snapstate_coordinator::{Coordinator, CoordinatorConfig, Job, JobError, JobIdentity, TaskContext};
 /// # struct Nop;
 /// # impl Job for Nop { type Output = u64; fn subtasks(&self) -> usize { 1 }
-/// #     fn run(&self, _: usize, _: &Cancel) -> Result<u64, JobError> { Ok(0) } }
+/// #     fn identity(&self) -> JobIdentity { JobIdentity::new("nop") }
+/// #     fn run(&self, _: usize, _: &TaskContext) -> Result<u64, JobError> { Ok(0) } }
 /// let coordinator = Coordinator::new(Nop, CoordinatorConfig::new(1)?);
 /// let handle = coordinator.handle();
 /// handle.request_snapshot(); // taken at the next turn of the coordinator's loop
@@ -108,7 +113,7 @@ impl<J: Job> Coordinator<J> {
     /// Runs the job to completion, reporting to `observer`.
     ///
     /// With a checkpoint directory, resumes from what it holds, and persists every
-    /// snapshot that commits something.
+    /// snapshot that commits something, bound to the job's [`identity`](Job::identity).
     ///
     /// # Errors
     ///
@@ -123,11 +128,11 @@ impl<J: Job> Coordinator<J> {
             nodes: config.workers,
             subtasks: self.job.subtasks(),
         };
-        let store = match &config.checkpoint_dir {
-            Some(dir) => Some(CheckpointStore::open(dir, &config.job_id, plan)?),
+        let mut store = match &config.checkpoint_dir {
+            Some(dir) => Some(CheckpointStore::open(dir, &self.job.identity(), plan)?),
             None => None,
         };
-        let resumed = match &store {
+        let resumed = match &mut store {
             Some(store) => store.resume::<J::Output>()?,
             None => None,
         };
@@ -137,26 +142,31 @@ impl<J: Job> Coordinator<J> {
             subtasks: plan.subtasks,
             ..RunStats::default()
         };
-        let (array, last_snapshot) = match resumed {
-            Some(r) => {
-                let mut outputs = r.outputs;
-                outputs.sort_by_key(|&(k, _)| k);
-                for (subtask, output) in outputs {
-                    let (node, pos) = (subtask % plan.nodes, subtask / plan.nodes);
-                    commits.commit(node, pos, output)?;
-                }
-                stats.restored = commits.committed();
-                stats.resumed_from = Some(r.snapshot);
-                (r.array, Some(r.snapshot))
+        let array = SnapshotArray::new(plan.nodes);
+        let mut last_snapshot = None;
+        let mut resumed_from = None;
+        if let Some(r) = resumed {
+            let mut outputs = r.outputs;
+            outputs.sort_by_key(|&(k, _, _)| k);
+            for (subtask, fingerprint, output) in outputs {
+                let (node, pos) = (subtask % plan.nodes, subtask / plan.nodes);
+                commits.commit(node, pos, output, fingerprint)?;
             }
-            None => (SnapshotArray::new(plan.nodes), None),
-        };
-        if array.len() != plan.nodes {
-            return Err(CoordinatorError::Invariant(format!(
-                "the progress array has {} nodes, the plan {}",
-                array.len(),
-                plan.nodes
-            )));
+            for node in 0..plan.nodes {
+                if r.nodes.get(node) != Some(&(commits.progress(node) as u64)) {
+                    return Err(CoordinatorError::Invariant(format!(
+                        "node {node}: the checkpoint says {:?} committed, its outputs {}",
+                        r.nodes.get(node),
+                        commits.progress(node)
+                    )));
+                }
+                array.set_state(node, commits.progress(node) as u64)?;
+            }
+            // The restored progress is what the first snapshot of this run covers.
+            last_snapshot = Some(array.snap());
+            stats.restored = commits.committed();
+            stats.resumed_from = Some(r.seq);
+            resumed_from = Some(r.seq);
         }
         let shared = Arc::new(Shared {
             job: self.job,
@@ -166,13 +176,14 @@ impl<J: Job> Coordinator<J> {
             attempts: (0..plan.subtasks).map(|_| AtomicU32::new(0)).collect(),
             faults: config.faults,
             observer,
+            fingerprints: store.is_some(),
             runs: AtomicU64::new(0),
             injected: Default::default(),
         });
         shared.observer.event(&Event::Started {
             queue_lens: (0..plan.nodes).map(|n| plan.queue_len(n)).collect(),
             committed: (0..plan.nodes).map(|n| commits.progress(n)).collect(),
-            resumed_from: last_snapshot,
+            resumed_from,
         });
         let supervisor = Supervisor::new(shared, &config, store, commits, last_snapshot, self.tx);
         let outputs = supervisor.run(self.rx, &mut stats)?;

@@ -46,8 +46,8 @@ pub enum Event {
         queue_lens: Vec<usize>,
         /// Committed progress per node.
         committed: Vec<usize>,
-        /// The snapshot a resumed run restarts from.
-        resumed_from: Option<SnapshotId>,
+        /// The durable checkpoint a resumed run restarts from.
+        resumed_from: Option<u64>,
     },
     /// A worker completed the subtask at position `done - 1` of its queue.
     Progress {

@@ -1,7 +1,5 @@
 //! Seeded fault injection: which subtask runs fail, and how.
 
-use crate::rng::{mix, mix_all, unit};
-
 /// How an injected fault makes a worker fail.
 ///
 /// # Examples
@@ -94,12 +92,34 @@ impl FaultPlan {
         if self.rate <= 0.0 || attempt >= Self::INJECTED_ATTEMPTS {
             return None;
         }
-        let h = mix_all(&[self.seed, subtask as u64, u64::from(attempt)]);
-        if unit(h) >= self.rate {
+        let [strike, kind] = hash(self.seed, subtask as u64, u64::from(attempt));
+        if unit(strike) >= self.rate {
             return None;
         }
-        Some(FaultKind::ALL[(mix(h) % 3) as usize])
+        Some(FaultKind::ALL[(kind % 3) as usize])
     }
+}
+
+/// Two well-mixed words from `(seed, subtask, attempt)`: BLAKE3 of their little-endian
+/// bytes, so a seed names the same faults in every build.
+fn hash(seed: u64, subtask: u64, attempt: u64) -> [u64; 2] {
+    let mut input = [0u8; 24];
+    for (chunk, v) in input.chunks_exact_mut(8).zip([seed, subtask, attempt]) {
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
+    let out = blake3::hash(&input);
+    let b = out.as_bytes();
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    [word(0), word(8)]
+}
+
+/// Maps a hash to `[0, 1)` using its top 53 bits.
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// The payload of an injected panic, so a panic hook can tell it from a real one.

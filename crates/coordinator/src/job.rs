@@ -1,100 +1,101 @@
 //! What the coordinator runs: a [`Job`] of numbered subtasks, each with an output.
 
-use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use crate::codec::{DecodeError, Reader};
+use crate::context::{Cancelled, TaskContext};
+use crate::identity::{Fingerprint, JobIdentity};
 
 /// A job the coordinator can run: `subtasks()` numbered subtasks, each producing one
 /// [`Output`](Job::Output).
 ///
-/// `run` must be deterministic: the same subtask gives the same output every time it is
-/// run. That is what lets the coordinator redo work after a failure and still produce
-/// exactly the output of a failure-free run. `run` may panic; a panic is a worker failure
-/// and is recovered like any other.
+/// `run` must be deterministic: the same subtask over the same inputs gives the same
+/// output every time it is run. That is what lets the coordinator redo work after a
+/// failure and still produce exactly the output of a failure-free run. `run` may panic; a
+/// panic is a worker failure and is recovered like any other.
+///
+/// Two more methods tie durable checkpoints to what they were computed from:
+/// [`identity`](Job::identity) names the job (every checkpoint file is bound to it) and
+/// [`fingerprint`](Job::fingerprint) hashes the inputs one subtask reads (a resumed run
+/// redoes a subtask whose fingerprint changed).
+///
+/// The trait is object safe for a given output type (`dyn Job<Output = O>`), so a worker
+/// process can hold whichever job its job spec names.
 ///
 /// # Examples
 ///
 /// A job whose subtask `k` outputs `k * k`:
 ///
 /// ```
-/// use snapstate_coordinator::{Cancel, Job, JobError};
+/// use snapstate_coordinator::{Job, JobError, JobIdentity, TaskContext};
 ///
 /// struct Squares(usize);
 ///
 /// impl Job for Squares {
 ///     type Output = u64;
+///     fn identity(&self) -> JobIdentity {
+///         JobIdentity::new("squares").with("subtasks", self.0)
+///     }
 ///     fn subtasks(&self) -> usize {
 ///         self.0
 ///     }
-///     fn run(&self, subtask: usize, _cancel: &Cancel) -> Result<u64, JobError> {
+///     fn run(&self, subtask: usize, ctx: &TaskContext) -> Result<u64, JobError> {
+///         ctx.heartbeat()?; // alive, and not replaced
 ///         Ok((subtask * subtask) as u64)
 ///     }
 /// }
-/// assert_eq!(Squares(4).run(3, &Cancel::default()).unwrap(), 9);
+/// assert_eq!(Squares(4).run(3, &TaskContext::detached(3)).unwrap(), 9);
 /// ```
 pub trait Job: Send + Sync + 'static {
-    /// What one subtask produces.
-    type Output: Codec + Send + 'static;
+    /// What one subtask produces; stored in checkpoints with postcard.
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+
+    /// What this job is: its kind and every parameter that changes what its subtasks
+    /// mean. A checkpoint directory written under another identity is refused.
+    fn identity(&self) -> JobIdentity;
 
     /// The number of subtasks, numbered `0..subtasks()`.
     fn subtasks(&self) -> usize;
 
+    /// A content hash of exactly the inputs subtask `subtask` reads (file bytes, not
+    /// names or sizes). A committed output is stored with the fingerprint of what it
+    /// was built from, and a resumed run redoes the subtasks whose fingerprint changed.
+    ///
+    /// The default, [`Fingerprint::NO_INPUT`], is right for a subtask that reads nothing
+    /// but its index and the job's parameters (already in the identity).
+    ///
+    /// # Errors
+    ///
+    /// A [`JobError`] if the inputs cannot be read.
+    fn fingerprint(&self, subtask: usize) -> Result<Fingerprint, JobError> {
+        let _ = subtask;
+        Ok(Fingerprint::NO_INPUT)
+    }
+
+    /// Whether [`run`](Job::run) reports its inputs' fingerprint with
+    /// [`TaskContext::record_fingerprint`], computed from the very bytes it read. Then the
+    /// coordinator does not call [`fingerprint`](Job::fingerprint) before each run (which
+    /// would read the inputs twice). Default: `false`.
+    fn fingerprints_in_run(&self) -> bool {
+        false
+    }
+
     /// Runs subtask `subtask` and returns its output.
     ///
-    /// A long subtask may poll `cancel` and return early once it is set: its worker has
-    /// been replaced and nothing it produces will be used.
+    /// A long subtask calls [`TaskContext::heartbeat`] as it goes (per document, per
+    /// megabyte): liveness is a heartbeat, so a slow subtask that keeps beating is never
+    /// taken for a dead one, and a replaced worker's subtask sees `Err(Cancelled)` from
+    /// its next beat and stops. A subtask that reads inputs may report their fingerprint
+    /// with [`TaskContext::record_fingerprint`] (see
+    /// [`fingerprints_in_run`](Job::fingerprints_in_run)); otherwise the coordinator calls
+    /// [`fingerprint`](Job::fingerprint) before running it, when it keeps a checkpoint.
     ///
     /// # Errors
     ///
     /// A [`JobError`] for a failure that running again cannot fix (an unreadable input);
     /// the coordinator stops the job with it instead of retrying.
-    fn run(&self, subtask: usize, cancel: &Cancel) -> Result<Self::Output, JobError>;
-}
-
-/// Encodes a subtask's output to bytes and back, for durable checkpoints.
-///
-/// # Examples
-///
-/// ```
-/// use snapstate_coordinator::Codec;
-///
-/// let mut buf = Vec::new();
-/// 42u64.encode(&mut buf);
-/// assert_eq!(u64::decode(&buf).unwrap(), 42);
-/// ```
-pub trait Codec: Sized {
-    /// Appends the encoding of `self` to `out`.
-    fn encode(&self, out: &mut Vec<u8>);
-    /// Decodes what [`encode`](Codec::encode) wrote.
-    ///
-    /// # Errors
-    ///
-    /// A [`DecodeError`] if `bytes` is not a complete encoding.
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError>;
-}
-
-impl Codec for u64 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        crate::codec::put_varint(out, *self);
-    }
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let v = r.varint()?;
-        if !r.is_empty() {
-            return Err(DecodeError("trailing bytes after a u64"));
-        }
-        Ok(v)
-    }
-}
-
-impl Codec for Vec<u8> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self);
-    }
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        Ok(bytes.to_vec())
-    }
+    /// [`JobError::Cancelled`] (what `?` on a heartbeat gives) ends a replaced run.
+    fn run(&self, subtask: usize, ctx: &TaskContext) -> Result<Self::Output, JobError>;
 }
 
 /// A failure of a subtask that retrying cannot fix; it stops the job.
@@ -105,45 +106,75 @@ impl Codec for Vec<u8> {
 /// let e = snapstate_coordinator::JobError::new("cannot read notes.txt: permission denied");
 /// assert_eq!(e.to_string(), "cannot read notes.txt: permission denied");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JobError(String);
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// The subtask cannot be done.
+    #[error("{message}")]
+    Failed {
+        /// What went wrong.
+        message: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The subtask cannot be done, for the reason this error gives (its message and
+    /// source are the inner error's).
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+    /// The run was cancelled (its worker was replaced, or the job is stopping); nothing
+    /// it would produce is used.
+    #[error("cancelled")]
+    Cancelled,
+}
 
 impl JobError {
     /// A job error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        JobError(message.into())
+        JobError::Failed {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A job error with this message, caused by `source`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// let io = std::io::Error::other("disk on fire");
+    /// let e = snapstate_coordinator::JobError::with_source("cannot read a.txt", io);
+    /// assert_eq!(e.to_string(), "cannot read a.txt");
+    /// assert_eq!(e.source().unwrap().to_string(), "disk on fire");
+    /// ```
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        JobError::Failed {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 }
 
-impl fmt::Display for JobError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl JobError {
+    /// A job error that is `error` itself: the same message, the same source.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let io = std::io::Error::other("disk on fire");
+    /// assert_eq!(snapstate_coordinator::JobError::other(io).to_string(), "disk on fire");
+    /// ```
+    pub fn other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        JobError::Other(Box::new(error))
     }
 }
 
-impl std::error::Error for JobError {}
-
-/// Set when a worker has been replaced: whatever it is still doing will be thrown away.
-///
-/// # Examples
-///
-/// ```
-/// let cancel = snapstate_coordinator::Cancel::default();
-/// assert!(!cancel.is_cancelled());
-/// ```
-#[derive(Debug, Default)]
-pub struct Cancel(AtomicBool);
-
-impl Cancel {
-    /// Whether the worker running this subtask has been replaced.
-    pub fn is_cancelled(&self) -> bool {
-        // Relaxed: a hint to stop early; the fence against a replaced worker's output is
-        // the generation check under the node's outbox lock, not this flag.
-        self.0.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn cancel(&self) {
-        // Relaxed: see `is_cancelled`.
-        self.0.store(true, Ordering::Relaxed);
+impl From<Cancelled> for JobError {
+    fn from(_: Cancelled) -> Self {
+        JobError::Cancelled
     }
 }

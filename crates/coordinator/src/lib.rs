@@ -1,5 +1,4 @@
-//! A fault-tolerant job coordinator built on [`snapstate::SnapshotArray`], and the search
-//! workload the `snapstate` program runs with it.
+//! A fault-tolerant job coordinator built on [`snapstate::SnapshotArray`].
 //!
 //! # How it works
 //!
@@ -15,63 +14,81 @@
 //! Because a snapshot never changes after `snap()` returned it (the core's linearizability
 //! guarantee), what a snapshot covers is a fixed prefix of each queue.
 //!
-//! When a worker fails (it panics, its thread exits mid-queue, or its progress does not
-//! move for the stall timeout), the coordinator fences it out, discards its uncommitted
-//! outputs, sets the node back to its state at the last snapshot, and starts a replacement
-//! there, which redoes the work after that snapshot. Subtasks are deterministic, so the
-//! redone outputs are the same, and since each subtask is committed exactly once, in
-//! order, the job's outputs are exactly those of a failure-free run.
+//! When a worker fails (it panics, its thread exits mid-queue, or it stops making
+//! progress for the stall timeout), the coordinator fences it out, discards its
+//! uncommitted outputs, sets the node back to its state at the last snapshot, and starts a
+//! replacement there, which redoes the work after that snapshot. Subtasks are
+//! deterministic, so the redone outputs are the same, and since each subtask is committed
+//! exactly once, in order, the job's outputs are exactly those of a failure-free run.
 //!
 //! With a checkpoint directory each snapshot that commits something is also made durable
-//! (the newly committed outputs first, then the progress array), so a coordinator process
-//! killed at any instant resumes from its last durable snapshot.
+//! (the newly committed outputs first, then the progress), every file bound to the job's
+//! [`JobIdentity`] and every output to the [`Fingerprint`] of its inputs, so a
+//! coordinator process killed at any instant resumes from its last durable checkpoint.
 //!
-//! # The search workload
-//!
-//! [`search`] builds an inverted index (term to sorted document ids with counts) over a
-//! corpus split into shards, one subtask per shard, and writes it atomically to an
-//! output directory; [`search::IndexFile`] answers queries from it.
+//! The coordinator knows nothing of what the subtasks do; the search workload the
+//! `snapstate` program runs is the `snapstate-search` crate.
 //!
 //! # Examples
 //!
 //! ```
 //! use std::sync::Arc;
-//! use snapstate_coordinator::search::{Corpus, IndexJob, InvertedIndex};
-//! use snapstate_coordinator::{Coordinator, CoordinatorConfig, FaultPlan, NoopObserver};
+//! use snapstate_coordinator::{
+//!     Coordinator, CoordinatorConfig, FaultPlan, Job, JobError, JobIdentity, NoopObserver,
+//!     TaskContext,
+//! };
 //!
-//! let corpus = Corpus::generated(200, 8, 1);
+//! /// Subtask `k` sums `0..k`.
+//! struct Sums(usize);
+//!
+//! impl Job for Sums {
+//!     type Output = u64;
+//!     fn identity(&self) -> JobIdentity {
+//!         JobIdentity::new("sums").with("subtasks", self.0)
+//!     }
+//!     fn subtasks(&self) -> usize {
+//!         self.0
+//!     }
+//!     fn run(&self, k: usize, ctx: &TaskContext) -> Result<u64, JobError> {
+//!         let mut sum = 0;
+//!         for i in 0..k as u64 {
+//!             ctx.heartbeat()?;
+//!             sum += i;
+//!         }
+//!         Ok(sum)
+//!     }
+//! }
+//!
 //! let config = CoordinatorConfig::new(2)?.faults(FaultPlan::new(3, 0.2).unwrap());
-//! let job = IndexJob::new(corpus.clone());
-//! let run = Coordinator::new(job, config).run(Arc::new(NoopObserver))?;
-//! let index = InvertedIndex::merge(&corpus, run.outputs);
-//! assert_eq!(index.stats().docs, 200);
+//! let run = Coordinator::new(Sums(50), config).run(Arc::new(NoopObserver))?;
+//! assert_eq!(run.outputs[10], 45);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod checksum;
-mod codec;
+mod atomic_file;
 mod commit;
 mod config;
+mod context;
 mod coordinator;
 mod durable;
 mod error;
 mod event;
 mod fault;
-mod fsutil;
+mod identity;
 mod job;
 mod outbox;
 mod plan;
-mod rng;
-pub mod search;
 mod stats;
 mod supervisor;
 mod worker;
 
-pub use codec::DecodeError;
+pub use atomic_file::{remove_temp_files, sync_dir, write_atomic};
 pub use config::CoordinatorConfig;
+pub use context::{Cancelled, TaskContext, TaskSignal};
 pub use coordinator::{Coordinator, CoordinatorHandle, JobRun};
 pub use error::{CheckpointDirError, CoordinatorError};
 pub use event::{Event, FailureCause, NoopObserver, Observer};
 pub use fault::{FaultKind, FaultPlan, InjectedPanic};
-pub use job::{Cancel, Codec, Job, JobError};
+pub use identity::{Digest, Fingerprint, Fingerprinter, JobIdentity};
+pub use job::{Job, JobError};
 pub use stats::{InjectedCounts, RunStats};

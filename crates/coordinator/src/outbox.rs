@@ -15,6 +15,17 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::fault::FaultKind;
+use crate::identity::Fingerprint;
+
+/// An output a worker completed, waiting for a snapshot to cover it.
+#[derive(Debug)]
+pub(crate) struct Staged<O> {
+    /// Its position in the node's queue.
+    pub(crate) pos: usize,
+    pub(crate) output: O,
+    /// The fingerprint of the inputs it was built from.
+    pub(crate) fingerprint: Fingerprint,
+}
 
 #[derive(Debug)]
 pub(crate) struct Outbox<O> {
@@ -25,9 +36,8 @@ pub(crate) struct Outbox<O> {
 pub(crate) struct State<O> {
     /// The generation of the node's current worker; older workers are fenced out.
     pub(crate) generation: u64,
-    /// `(queue position, output)` in ascending position, all at or past the node's
-    /// committed progress.
-    pub(crate) pending: Vec<(usize, O)>,
+    /// Staged outputs in ascending position, all at or past the node's committed progress.
+    pub(crate) pending: Vec<Staged<O>>,
     /// The fault the current generation was injected with, if any.
     pub(crate) injected: Option<FaultKind>,
 }
@@ -49,20 +59,19 @@ impl<O> Outbox<O> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stages `output` for position `pos` and runs `report` (the `set_state`), as one step,
+    /// Stages an output and runs `report` (the `set_state`), as one step,
     /// if `generation` is still current. Returns whether it was.
     pub(crate) fn deliver(
         &self,
         generation: u64,
-        pos: usize,
-        output: O,
+        staged: Staged<O>,
         report: impl FnOnce(),
     ) -> bool {
         let mut st = self.lock();
         if st.generation != generation {
             return false;
         }
-        st.pending.push((pos, output));
+        st.pending.push(staged);
         report();
         true
     }

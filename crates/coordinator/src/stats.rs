@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use snapstate::SnapshotId;
 
 /// Counts of one run, for the summary.
 ///
@@ -18,9 +17,8 @@ pub struct RunStats {
     pub subtasks: usize,
     /// Subtasks already committed in the checkpoint directory when the run started.
     pub restored: usize,
-    /// The snapshot a resumed run restarted from.
-    #[serde(serialize_with = "ser_snap")]
-    pub resumed_from: Option<SnapshotId>,
+    /// The durable checkpoint a resumed run restarted from.
+    pub resumed_from: Option<u64>,
     /// Completed runs of a subtask, wasted ones included.
     pub subtask_runs: u64,
     /// Completed subtasks thrown away because a failure struck before a snapshot covered them.
@@ -80,11 +78,4 @@ impl InjectedCounts {
 
 fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64())
-}
-
-fn ser_snap<S: serde::Serializer>(id: &Option<SnapshotId>, s: S) -> Result<S::Ok, S::Error> {
-    match id {
-        Some(id) => s.serialize_some(&id.get()),
-        None => s.serialize_none(),
-    }
 }

@@ -19,11 +19,12 @@ use snapstate::SnapshotId;
 
 use crate::commit::CommitLog;
 use crate::config::CoordinatorConfig;
-use crate::durable::{fetch_all, CheckpointStore};
+use crate::context::TaskSignal;
+use crate::durable::{CheckpointStore, EntryRef};
 use crate::error::CoordinatorError;
 use crate::event::{Event, FailureCause};
 use crate::fault::InjectedPanic;
-use crate::job::{Cancel, Codec, Job};
+use crate::job::Job;
 use crate::stats::{InjectedCounts, RunStats};
 use crate::worker::{Exit, Msg, Shared, Worker};
 
@@ -35,7 +36,7 @@ const POLL: Duration = Duration::from_millis(10);
 struct NodeRun {
     generation: u64,
     handle: Option<JoinHandle<Exit>>,
-    cancel: Arc<Cancel>,
+    signal: Arc<TaskSignal>,
     done: bool,
     last_progress: u64,
     last_change: Instant,
@@ -148,7 +149,7 @@ impl<J: Job> Supervisor<J> {
         generation: u64,
         start: usize,
     ) -> Result<NodeRun, CoordinatorError> {
-        let cancel = Arc::new(Cancel::default());
+        let signal = Arc::new(TaskSignal::default());
         let done = start >= self.shared.plan.queue_len(node);
         let handle = if done {
             None
@@ -158,7 +159,7 @@ impl<J: Job> Supervisor<J> {
                 node,
                 generation,
                 start,
-                cancel: Arc::clone(&cancel),
+                signal: Arc::clone(&signal),
                 wake: self.tx.clone(),
             };
             Some(worker.spawn().map_err(CoordinatorError::Spawn)?)
@@ -169,7 +170,7 @@ impl<J: Job> Supervisor<J> {
         Ok(NodeRun {
             generation,
             handle,
-            cancel,
+            signal,
             done,
             last_progress: start as u64,
             last_change: Instant::now(),
@@ -269,7 +270,7 @@ impl<J: Job> Supervisor<J> {
             sh.array.set_state(node, resume_at)?;
             (progress, outbox.injected.take())
         };
-        old.cancel.cancel();
+        old.signal.cancel();
         if let Some(h) = old.handle.take() {
             self.zombies.push(h);
         }
@@ -309,23 +310,19 @@ impl<J: Job> Supervisor<J> {
         let sh = Arc::clone(&self.shared);
         let snap = sh.array.snap();
         stats.snapshots += 1;
-        let covered = fetch_all(&sh.array, snap)?;
-        let mut encoded = Vec::new();
-        let before = self.commits.committed();
+        let covered = sh.array.fetch_all(snap)?;
+        let mut newly = Vec::new();
         for (node, &upto) in covered.iter().enumerate() {
             let upto = upto as usize;
             let ready: Vec<_> = {
                 let mut outbox = sh.outboxes[node].lock();
-                let n = outbox.pending.partition_point(|&(pos, _)| pos < upto);
+                let n = outbox.pending.partition_point(|s| s.pos < upto);
                 outbox.pending.drain(..n).collect()
             };
-            for (pos, output) in ready {
-                if self.store.is_some() {
-                    let mut bytes = Vec::new();
-                    output.encode(&mut bytes);
-                    encoded.push((sh.plan.subtask(node, pos), bytes));
-                }
-                self.commits.commit(node, pos, output)?;
+            for staged in ready {
+                newly.push(sh.plan.subtask(node, staged.pos));
+                self.commits
+                    .commit(node, staged.pos, staged.output, staged.fingerprint)?;
             }
             if self.commits.progress(node) != upto {
                 return Err(CoordinatorError::Invariant(format!(
@@ -335,11 +332,21 @@ impl<J: Job> Supervisor<J> {
             }
         }
         self.last_snapshot = Some(snap);
-        let changed = self.commits.committed() != before;
         let mut durable = false;
-        if let Some(store) = &self.store {
-            if changed || stats.checkpoints_written == 0 {
-                store.persist(&sh.array, snap, &encoded)?;
+        if let Some(store) = &mut self.store {
+            if !newly.is_empty() || stats.checkpoints_written == 0 {
+                let mut entries = Vec::with_capacity(newly.len());
+                for &subtask in &newly {
+                    let (output, fingerprint) = self.commits.get(subtask).ok_or_else(|| {
+                        CoordinatorError::Invariant(format!("subtask {subtask} vanished"))
+                    })?;
+                    entries.push(EntryRef {
+                        subtask: subtask as u64,
+                        fingerprint,
+                        output,
+                    });
+                }
+                store.persist(&covered, &entries)?;
                 stats.checkpoints_written += 1;
                 durable = true;
             }
@@ -355,7 +362,7 @@ impl<J: Job> Supervisor<J> {
     /// Stops every worker still running and waits briefly for them.
     fn shut_down(&mut self) {
         for run in &self.nodes {
-            run.cancel.cancel();
+            run.signal.cancel();
         }
         let mut handles: Vec<_> = self
             .nodes

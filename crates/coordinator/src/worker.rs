@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use snapstate::SnapshotArray;
 
+use crate::context::{TaskContext, TaskSignal};
 use crate::event::{Event, Observer};
 use crate::fault::{FaultKind, FaultPlan, InjectedPanic};
-use crate::job::{Cancel, Job, JobError};
-use crate::outbox::Outbox;
+use crate::identity::Fingerprint;
+use crate::job::{Job, JobError};
+use crate::outbox::{Outbox, Staged};
 use crate::plan::Plan;
 
 /// What the workers of one run share.
@@ -25,6 +27,8 @@ pub(crate) struct Shared<J: Job> {
     pub(crate) attempts: Vec<AtomicU32>,
     pub(crate) faults: FaultPlan,
     pub(crate) observer: Arc<dyn Observer>,
+    /// Whether outputs need their inputs' fingerprints (a checkpoint directory stores them).
+    pub(crate) fingerprints: bool,
     /// Completed `Job::run` calls.
     pub(crate) runs: AtomicU64,
     /// Injected faults, indexed like `FaultKind::ALL`.
@@ -43,7 +47,7 @@ impl<J: Job> std::fmt::Debug for Shared<J> {
 /// Messages to the coordinator's loop.
 #[derive(Debug)]
 pub(crate) enum Msg {
-    /// A worker thread of `node` ended (sent from a drop guard, so on panics too).
+    /// A worker thread ended (sent from a drop guard, so on panics too).
     Exited,
     /// Someone asked for a snapshot now.
     Snapshot,
@@ -54,7 +58,7 @@ pub(crate) enum Msg {
 pub(crate) enum Exit {
     /// Its whole queue is completed.
     Done,
-    /// It found it had been replaced and stopped.
+    /// It found it had been replaced (or cancelled) and stopped.
     Fenced,
     /// It vanished mid-queue (an injected kill).
     Vanished,
@@ -69,7 +73,7 @@ pub(crate) struct Worker<J: Job> {
     pub(crate) node: usize,
     pub(crate) generation: u64,
     pub(crate) start: usize,
-    pub(crate) cancel: Arc<Cancel>,
+    pub(crate) signal: Arc<TaskSignal>,
     pub(crate) wake: Sender<Msg>,
 }
 
@@ -97,15 +101,26 @@ impl<J: Job> Worker<J> {
         let sh = &*self.shared;
         let outbox = &sh.outboxes[self.node];
         for pos in self.start..sh.plan.queue_len(self.node) {
-            if self.cancel.is_cancelled() {
+            if self.signal.is_cancelled() {
                 return Exit::Fenced;
             }
+            // Starting a subtask is a sign of life too.
+            self.signal.beat();
             let subtask = sh.plan.subtask(self.node, pos);
             // Relaxed: a counter; only its uniqueness per run matters.
             let attempt = sh.attempts[subtask].fetch_add(1, Ordering::Relaxed);
-            let output = match sh.job.run(subtask, &self.cancel) {
+            let before = if sh.fingerprints && !sh.job.fingerprints_in_run() {
+                match sh.job.fingerprint(subtask) {
+                    Ok(f) => Some(f),
+                    Err(error) => return self.failed(subtask, error),
+                }
+            } else {
+                None
+            };
+            let ctx = TaskContext::new(subtask, attempt, Arc::clone(&self.signal));
+            let output = match sh.job.run(subtask, &ctx) {
                 Ok(output) => output,
-                Err(error) => return Exit::JobFailed { subtask, error },
+                Err(error) => return self.failed(subtask, error),
             };
             // Relaxed: a statistic read after the workers are joined or fenced.
             sh.runs.fetch_add(1, Ordering::Relaxed);
@@ -120,14 +135,29 @@ impl<J: Job> Worker<J> {
                     FaultKind::Panic => std::panic::panic_any(InjectedPanic { subtask }),
                     FaultKind::Kill => return Exit::Vanished,
                     FaultKind::Stall => {
-                        while !self.cancel.is_cancelled() {
+                        // Hangs without a heartbeat until replaced.
+                        while !self.signal.is_cancelled() {
                             thread::sleep(Duration::from_millis(5));
                         }
                         return Exit::Fenced;
                     }
                 }
             }
-            let delivered = outbox.deliver(self.generation, pos, output, || {
+            let fingerprint = match (ctx.recorded_fingerprint().or(before), sh.fingerprints) {
+                (Some(f), _) => f,
+                (None, false) => Fingerprint::NO_INPUT,
+                // The job said it would record one and did not: read the inputs now.
+                (None, true) => match sh.job.fingerprint(subtask) {
+                    Ok(f) => f,
+                    Err(error) => return self.failed(subtask, error),
+                },
+            };
+            let staged = Staged {
+                pos,
+                output,
+                fingerprint,
+            };
+            let delivered = outbox.deliver(self.generation, staged, || {
                 // An index below `len` never fails; the coordinator checks the plan against
                 // the array when it starts.
                 let _ = sh.array.set_state(self.node, pos as u64 + 1);
@@ -141,5 +171,14 @@ impl<J: Job> Worker<J> {
             }
         }
         Exit::Done
+    }
+
+    fn failed(&self, subtask: usize, error: JobError) -> Exit {
+        if matches!(error, JobError::Cancelled) || self.signal.is_cancelled() {
+            // A replaced run's error is as void as its output.
+            Exit::Fenced
+        } else {
+            Exit::JobFailed { subtask, error }
+        }
     }
 }

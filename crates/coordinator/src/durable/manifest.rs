@@ -1,28 +1,34 @@
-//! The checkpoint directory's manifest: which job wrote it.
+//! The checkpoint directory's manifest: which job wrote it, in a file a person can read.
 
 use serde::{Deserialize, Serialize};
+
+use crate::identity::JobIdentity;
+use crate::plan::Plan;
 
 /// Written once when a directory is first used; checked on every resume.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Manifest {
     pub(crate) format: String,
     pub(crate) version: u32,
-    pub(crate) job: String,
+    pub(crate) job: JobIdentity,
+    /// `job.digest()` in hex: what every other file of the directory is bound to.
+    pub(crate) job_digest: String,
     pub(crate) workers: usize,
     pub(crate) subtasks: usize,
 }
 
 pub(crate) const FORMAT: &str = "snapstate-checkpoint-dir";
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 
 impl Manifest {
-    pub(crate) fn new(job: &str, workers: usize, subtasks: usize) -> Self {
+    pub(crate) fn new(job: &JobIdentity, plan: Plan) -> Self {
         Manifest {
             format: FORMAT.to_owned(),
             version: VERSION,
-            job: job.to_owned(),
-            workers,
-            subtasks,
+            job: job.clone(),
+            job_digest: job.digest().to_string(),
+            workers: plan.nodes,
+            subtasks: plan.subtasks,
         }
     }
 

@@ -1,20 +1,53 @@
-//! Segment files: the outputs committed at one snapshot.
+//! Segment files: the outputs committed at one durable checkpoint, each with the
+//! fingerprint of the inputs it was built from.
 //!
-//! Layout: the magic `SNAPSEG1`, a varint entry count, then per entry a varint subtask
-//! id and a length-prefixed encoded output, then FNV-1a 64 of all the preceding bytes,
-//! little-endian.
+//! Framed as in `frame` under the magic `SNAPSEG2`; the body (postcard) holds the job's
+//! digest, the checkpoint number, and `(subtask, fingerprint, output)` entries.
 
-use crate::checksum::fnv1a64;
-use crate::codec::{put_bytes, put_varint, DecodeError, Reader};
+use serde::{Deserialize, Serialize};
 
-const MAGIC: &[u8; 8] = b"SNAPSEG1";
+use crate::durable::frame;
+use crate::identity::{Digest, Fingerprint};
 
-/// The file name of the segment for snapshot `snap`.
-pub(crate) fn file_name(snap: u64) -> String {
-    format!("seg-{snap:020}.bin")
+const MAGIC: &[u8; 8] = b"SNAPSEG2";
+
+#[derive(Serialize)]
+struct SegmentRef<'a, O> {
+    job: Digest,
+    seq: u64,
+    entries: &'a [EntryRef<'a, O>],
 }
 
-/// The snapshot a segment file name is for, if it is one.
+/// One output to write: `(subtask, fingerprint, output)`.
+#[derive(Debug, Serialize)]
+pub(crate) struct EntryRef<'a, O> {
+    pub(crate) subtask: u64,
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) output: &'a O,
+}
+
+/// A decoded segment.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Segment<O> {
+    pub(crate) job: Digest,
+    pub(crate) seq: u64,
+    pub(crate) entries: Vec<Entry<O>>,
+}
+
+/// One decoded output.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Entry<O> {
+    pub(crate) subtask: u64,
+    pub(crate) fingerprint: Fingerprint,
+    pub(crate) output: O,
+}
+
+/// The file name of the segment of checkpoint `seq`.
+pub(crate) fn file_name(seq: u64) -> String {
+    format!("seg-{seq:020}.bin")
+}
+
+/// The checkpoint a segment file name is for, if it is one.
 pub(crate) fn parse_name(name: &str) -> Option<u64> {
     let digits = name.strip_prefix("seg-")?.strip_suffix(".bin")?;
     if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -23,43 +56,18 @@ pub(crate) fn parse_name(name: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// Encodes `(subtask, encoded output)` entries.
-pub(crate) fn encode(entries: &[(usize, Vec<u8>)]) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    put_varint(&mut out, entries.len() as u64);
-    for (subtask, bytes) in entries {
-        put_varint(&mut out, *subtask as u64);
-        put_bytes(&mut out, bytes);
-    }
-    let sum = fnv1a64(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
-    out
+/// Encodes the segment of checkpoint `seq` of job `job`.
+pub(crate) fn encode<O: Serialize>(
+    job: Digest,
+    seq: u64,
+    entries: &[EntryRef<'_, O>],
+) -> Result<Vec<u8>, String> {
+    frame::encode(MAGIC, &SegmentRef { job, seq, entries })
 }
 
 /// Decodes a segment, verifying its magic and checksum.
-pub(crate) fn decode(file: &[u8]) -> Result<Vec<(usize, &[u8])>, DecodeError> {
-    if file.len() < MAGIC.len() + 8 || &file[..MAGIC.len()] != MAGIC {
-        return Err(DecodeError(
-            "not a snapstate segment (bad magic or too short)",
-        ));
-    }
-    let (body, sum) = file.split_at(file.len() - 8);
-    let sum = u64::from_le_bytes(sum.try_into().map_err(|_| DecodeError("short checksum"))?);
-    if fnv1a64(body) != sum {
-        return Err(DecodeError("checksum mismatch"));
-    }
-    let mut r = Reader::new(&body[MAGIC.len()..]);
-    let n = r.len()?;
-    let mut entries = Vec::with_capacity(n);
-    for _ in 0..n {
-        let subtask =
-            usize::try_from(r.varint()?).map_err(|_| DecodeError("subtask id too large"))?;
-        entries.push((subtask, r.bytes()?));
-    }
-    if !r.is_empty() {
-        return Err(DecodeError("trailing bytes"));
-    }
-    Ok(entries)
+pub(crate) fn decode<O: serde::de::DeserializeOwned>(file: &[u8]) -> Result<Segment<O>, String> {
+    frame::decode(MAGIC, file)
 }
 
 #[cfg(test)]
@@ -68,18 +76,33 @@ mod tests {
 
     #[test]
     fn round_trip_and_every_corruption_is_caught() {
-        let entries = vec![(3, b"abc".to_vec()), (7, Vec::new()), (300, vec![0xff; 40])];
-        let file = encode(&entries);
-        let back = decode(&file).unwrap();
-        assert_eq!(back.len(), 3);
-        assert_eq!(back[2], (300, &[0xff; 40][..]));
+        let outputs = [b"abc".to_vec(), Vec::new(), vec![0xff; 40]];
+        let entries: Vec<_> = [3u64, 7, 300]
+            .iter()
+            .zip(&outputs)
+            .map(|(&subtask, output)| EntryRef {
+                subtask,
+                fingerprint: Fingerprint::of(output),
+                output,
+            })
+            .collect();
+        let job = Digest([9; 32]);
+        let file = encode(job, 5, &entries).unwrap();
+        let back: Segment<Vec<u8>> = decode(&file).unwrap();
+        assert_eq!((back.job, back.seq, back.entries.len()), (job, 5, 3));
+        assert_eq!(back.entries[2].subtask, 300);
+        assert_eq!(back.entries[2].output, vec![0xff; 40]);
+        assert_eq!(back.entries[2].fingerprint, Fingerprint::of(&[0xff; 40]));
         for i in 0..file.len() {
             let mut bad = file.clone();
             bad[i] ^= 0x01;
-            assert!(decode(&bad).is_err(), "flip at {i}");
+            assert!(decode::<Vec<u8>>(&bad).is_err(), "flip at {i}");
         }
         for len in 0..file.len() {
-            assert!(decode(&file[..len]).is_err(), "truncated to {len}");
+            assert!(
+                decode::<Vec<u8>>(&file[..len]).is_err(),
+                "truncated to {len}"
+            );
         }
     }
 

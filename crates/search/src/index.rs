@@ -2,21 +2,21 @@
 
 use serde::Serialize;
 
-use crate::search::corpus::Corpus;
-use crate::search::shard_index::{Posting, ShardIndex};
-use crate::search::term_table::TermTable;
+use crate::corpus::Corpus;
+use crate::shard_index::{Posting, ShardIndex};
+use crate::term_table::TermTable;
 
 /// Term to postings (document ids ascending, with counts), over a whole corpus.
 ///
 /// # Examples
 ///
 /// ```
-/// use snapstate_coordinator::search::{Corpus, IndexJob, InvertedIndex};
-/// use snapstate_coordinator::{Cancel, Job};
+/// use snapstate_search::{Corpus, IndexJob, InvertedIndex};
+/// use snapstate_coordinator::{Job, TaskContext};
 ///
 /// let corpus = Corpus::generated(20, 2, 1);
 /// let job = IndexJob::new(corpus.clone());
-/// let shards = (0..2).map(|k| job.run(k, &Cancel::default()).unwrap()).collect();
+/// let shards = (0..2).map(|k| job.run(k, &TaskContext::detached(k)).unwrap()).collect();
 /// let index = InvertedIndex::merge(&corpus, shards);
 /// assert_eq!(index.stats().docs, 20);
 /// assert!(index.postings(index.terms().next().unwrap()).is_some());

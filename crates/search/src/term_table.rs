@@ -5,11 +5,17 @@
 //! on the merging one, which cost more than the indexing itself. Flat, a shard is four
 //! allocations and the merge copies slices.
 
-use crate::search::fxhash::FxHashMap;
-use crate::search::shard_index::Posting;
+use serde::{Deserialize, Serialize};
+
+use crate::fxhash::FxHashMap;
+use crate::shard_index::Posting;
 
 /// Sorted terms and their postings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Deserialised data is not trusted: the fields are checked to describe a table (ends
+/// ascending and in bounds, on character boundaries) before it is used.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawTable")]
 pub(crate) struct TermTable {
     /// All terms, concatenated in order.
     text: String,
@@ -18,6 +24,47 @@ pub(crate) struct TermTable {
     /// `postings[post_ends[i - 1]..post_ends[i]]` are term `i`'s postings.
     post_ends: Vec<usize>,
     postings: Vec<Posting>,
+}
+
+/// The fields as stored, before [`TermTable`]'s invariants are checked.
+#[derive(Deserialize)]
+struct RawTable {
+    text: String,
+    term_ends: Vec<usize>,
+    post_ends: Vec<usize>,
+    postings: Vec<Posting>,
+}
+
+impl TryFrom<RawTable> for TermTable {
+    type Error = String;
+
+    fn try_from(raw: RawTable) -> Result<Self, String> {
+        if raw.term_ends.len() != raw.post_ends.len() {
+            return Err("term and posting tables differ in length".into());
+        }
+        let ascending = |ends: &[usize], len: usize| {
+            ends.windows(2).all(|w| w[0] <= w[1]) && ends.last().is_none_or(|&e| e == len)
+        };
+        if !ascending(&raw.term_ends, raw.text.len())
+            || !ascending(&raw.post_ends, raw.postings.len())
+            || (raw.term_ends.is_empty() && !(raw.text.is_empty() && raw.postings.is_empty()))
+        {
+            return Err("table ends are not ascending to the end of the data".into());
+        }
+        if !raw.term_ends.iter().all(|&e| raw.text.is_char_boundary(e)) {
+            return Err("a term boundary splits a character".into());
+        }
+        let table = TermTable {
+            text: raw.text,
+            term_ends: raw.term_ends,
+            post_ends: raw.post_ends,
+            postings: raw.postings,
+        };
+        if (1..table.len()).any(|i| table.term(i - 1) >= table.term(i)) {
+            return Err("terms are not in ascending order".into());
+        }
+        Ok(table)
+    }
 }
 
 impl TermTable {

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use snapstate_coordinator::search::{
+use snapstate_coordinator::{Coordinator, CoordinatorConfig, NoopObserver};
+use snapstate_search::{
     tokenize, write_index, Corpus, IndexFile, IndexJob, InvertedIndex, Posting,
 };
-use snapstate_coordinator::{Coordinator, CoordinatorConfig, NoopObserver};
 
 /// term -> doc -> count, by the obvious method.
 fn naive(corpus: &Corpus) -> BTreeMap<String, BTreeMap<u32, u32>> {

@@ -1,7 +1,7 @@
 //! `snapstate`: build a search index with fault-tolerant workers, and query it.
 //!
 //! Run `snapstate --help` for the flags; the crate docs of `snapstate-coordinator` explain
-//! how the coordinator works.
+//! how the coordinator works, those of `snapstate-search` the index.
 
 mod cli;
 mod summary;
@@ -11,13 +11,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, bail, Context as _};
 use clap::Parser;
-use snapstate_coordinator::search::{
-    write_index, Corpus, IndexFile, IndexJob, InvertedIndex, INDEX_FILE,
-};
 use snapstate_coordinator::{
     Coordinator, CoordinatorConfig, CoordinatorError, FailureCause, FaultPlan, InjectedPanic,
 };
+use snapstate_search::{write_index, Corpus, IndexFile, IndexJob, InvertedIndex, INDEX_FILE};
 
 use cli::{Cli, Command, QueryArgs, RunArgs};
 use summary::{thousands, Summary};
@@ -43,8 +42,9 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("snapstate: error: {message}");
+        Err(error) => {
+            // `{:#}` prints the whole chain of causes, each after a colon.
+            eprintln!("snapstate: error: {error:#}");
             ExitCode::FAILURE
         }
     }
@@ -76,27 +76,26 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn run(args: &RunArgs) -> Result<(), String> {
+fn run(args: &RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let corpus = match &args.input {
-        Some(dir) => Corpus::from_dir(dir, args.shards as usize).map_err(|e| e.to_string())?,
+        Some(dir) => Corpus::from_dir(dir, args.shards as usize)?,
         None => Corpus::generated(args.docs, args.shards as usize, args.corpus_seed),
     };
     let faults = FaultPlan::new(args.fault_seed, args.failure_rate).ok_or_else(|| {
-        format!(
+        anyhow!(
             "--failure-rate must be between 0 and {}",
             FaultPlan::MAX_RATE
         )
     })?;
     let snapshot_every = Duration::from_millis(args.snapshot_every);
-    let mut config = CoordinatorConfig::new(args.workers as usize)
-        .map_err(|e| e.to_string())?
+    let mut config = CoordinatorConfig::new(args.workers as usize)?
         .snapshot_interval(snapshot_every)
         .stall_timeout(Duration::from_millis(args.stall_timeout))
         .max_failures(args.max_failures)
         .faults(faults);
     if let Some(dir) = &args.checkpoint_dir {
-        config = config.checkpoint_dir(dir, corpus.identity());
+        config = config.checkpoint_dir(dir);
     }
     let ui = Arc::new(Ui::new(args.quiet));
     if !args.quiet {
@@ -114,8 +113,8 @@ fn run(args: &RunArgs) -> Result<(), String> {
         CoordinatorError::GaveUp {
             last: FailureCause::Stalled(_),
             ..
-        } => format!("{e}; if its shards are just slow, raise --stall-timeout"),
-        e => e.to_string(),
+        } => anyhow!("{e}; if its shards are just slow, raise --stall-timeout"),
+        e => e.into(),
     })?;
     if !args.quiet {
         eprintln!(
@@ -125,7 +124,7 @@ fn run(args: &RunArgs) -> Result<(), String> {
         );
     }
     let index = InvertedIndex::merge(&corpus, run.outputs);
-    let written = write_index(&index, &args.out).map_err(|e| e.to_string())?;
+    let written = write_index(&index, &args.out)?;
     let summary = Summary {
         corpus: corpus.description(),
         run: &run.stats,
@@ -147,14 +146,14 @@ fn run(args: &RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn query(args: &QueryArgs) -> Result<(), String> {
-    let index = IndexFile::open(&args.index).map_err(|e| e.to_string())?;
+fn query(args: &QueryArgs) -> anyhow::Result<()> {
+    let index = IndexFile::open(&args.index)?;
     let text = args.terms.join(" ");
-    let result = index.query(&text, args.limit).map_err(|e| e.to_string())?;
+    let result = index
+        .query(&text, args.limit)
+        .with_context(|| format!("cannot answer {text:?}"))?;
     if result.terms.is_empty() {
-        return Err(format!(
-            "no searchable term in {text:?} (terms are letters and digits)"
-        ));
+        bail!("no searchable term in {text:?} (terms are letters and digits)");
     }
     if args.json {
         let hits: Vec<_> = result

@@ -7,17 +7,16 @@
 //! the index's checksum. Nothing in the file depends on timing or on failures, so the same
 //! corpus gives the same bytes.
 
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::checksum::fnv1a64;
 use crate::codec::{put_bytes, put_varint, DecodeError, Reader};
-use crate::fsutil::write_atomic;
-use crate::search::index::{IndexStats, InvertedIndex};
-use crate::search::shard_index::Posting;
-use crate::search::tokenize::tokenize;
+use crate::index::{IndexStats, InvertedIndex};
+use crate::shard_index::Posting;
+use crate::tokenize::tokenize;
+use snapstate_coordinator::write_atomic;
 
 /// The index's file name inside the output directory.
 pub const INDEX_FILE: &str = "index.snapidx";
@@ -28,56 +27,38 @@ const MAGIC: &[u8; 8] = b"SNAPIDX1";
 /// # Examples
 ///
 /// ```
-/// use snapstate_coordinator::search::{IndexFile, IndexFileError};
+/// use snapstate_search::{IndexFile, IndexFileError};
 ///
 /// let err = IndexFile::open("/no/such/index").unwrap_err();
 /// assert!(matches!(err, IndexFileError::Missing(_)));
 /// ```
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IndexFileError {
     /// There is no index in that directory.
+    #[error(
+        "no index at {} (build one first: snapstate --out {})",
+        .0.display(),
+        .0.parent().unwrap_or(Path::new(".")).display()
+    )]
     Missing(PathBuf),
     /// Reading or writing failed.
+    #[error("{}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// The OS error.
+        #[source]
         source: io::Error,
     },
     /// The file is not a complete, intact index.
+    #[error("{} is not a valid index: {reason}", path.display())]
     Corrupt {
         /// The file.
         path: PathBuf,
         /// What is wrong.
         reason: String,
     },
-}
-
-impl fmt::Display for IndexFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            IndexFileError::Missing(p) => write!(
-                f,
-                "no index at {} (build one first: snapstate --out {})",
-                p.display(),
-                p.parent().unwrap_or(Path::new(".")).display()
-            ),
-            IndexFileError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            IndexFileError::Corrupt { path, reason } => {
-                write!(f, "{} is not a valid index: {reason}", path.display())
-            }
-        }
-    }
-}
-
-impl std::error::Error for IndexFileError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            IndexFileError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 /// Where an index was written.

@@ -2,21 +2,21 @@
 
 use std::ops::Range;
 
-use crate::codec::{put_bytes, put_varint, DecodeError, Reader};
-use crate::job::Codec;
-use crate::search::fxhash::FxHashMap;
-use crate::search::term_table::TermTable;
-use crate::search::tokenize::tokenize;
+use serde::{Deserialize, Serialize};
+
+use crate::fxhash::FxHashMap;
+use crate::term_table::TermTable;
+use crate::tokenize::tokenize;
 
 /// One document's occurrences of a term.
 ///
 /// # Examples
 ///
 /// ```
-/// let p = snapstate_coordinator::search::Posting { doc: 3, count: 2 };
+/// let p = snapstate_search::Posting { doc: 3, count: 2 };
 /// assert_eq!(p.doc, 3);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Posting {
     /// The document id.
     pub doc: u32,
@@ -30,7 +30,7 @@ pub struct Posting {
 /// # Examples
 ///
 /// ```
-/// use snapstate_coordinator::search::ShardIndex;
+/// use snapstate_search::ShardIndex;
 ///
 /// let texts = ["the cat", "The hat, the end"];
 /// let shard = ShardIndex::build(0..2, |doc, buf| {
@@ -43,7 +43,7 @@ pub struct Posting {
 /// assert_eq!(shard.tokens, 6);
 /// # Ok::<(), ()>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardIndex {
     /// The shard's documents.
     pub docs: Range<u32>,
@@ -111,71 +111,12 @@ impl ShardIndex {
     }
 }
 
-impl Codec for ShardIndex {
-    fn encode(&self, out: &mut Vec<u8>) {
-        put_varint(out, u64::from(self.docs.start));
-        put_varint(out, u64::from(self.docs.end));
-        put_varint(out, self.tokens);
-        put_varint(out, self.bytes);
-        put_varint(out, self.table.len() as u64);
-        for (term, postings) in self.table.iter() {
-            put_bytes(out, term.as_bytes());
-            put_varint(out, postings.len() as u64);
-            let mut prev = self.docs.start;
-            for p in postings {
-                put_varint(out, u64::from(p.doc - prev));
-                put_varint(out, u64::from(p.count));
-                prev = p.doc;
-            }
-        }
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader::new(bytes);
-        let start = r.varint_u32()?;
-        let end = r.varint_u32()?;
-        let tokens = r.varint()?;
-        let bytes_read = r.varint()?;
-        let n = r.len()?;
-        let mut table = TermTable::with_capacity(n, 0);
-        let mut postings = Vec::new();
-        for i in 0..n {
-            let term = r.str()?;
-            if i > 0 && table.term(i - 1) >= term {
-                return Err(DecodeError("terms out of order"));
-            }
-            let np = r.len()?;
-            postings.clear();
-            let mut doc = start;
-            for _ in 0..np {
-                doc = doc
-                    .checked_add(r.varint_u32()?)
-                    .ok_or(DecodeError("document id overflows"))?;
-                postings.push(Posting {
-                    doc,
-                    count: r.varint_u32()?,
-                });
-            }
-            table.push(term, &postings);
-        }
-        if !r.is_empty() {
-            return Err(DecodeError("trailing bytes after a shard index"));
-        }
-        Ok(ShardIndex {
-            docs: start..end,
-            tokens,
-            bytes: bytes_read,
-            table,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn codec_round_trips() {
+    fn builds_and_round_trips_through_postcard() {
         let texts = ["a b a", "", "b c c c"];
         let shard = ShardIndex::build(5..8, |d, buf| {
             *buf = texts[(d - 5) as usize].to_owned();
@@ -197,12 +138,11 @@ mod tests {
                 ("c".to_owned(), vec![Posting { doc: 7, count: 3 }]),
             ]
         );
-        let mut buf = Vec::new();
-        shard.encode(&mut buf);
-        assert_eq!(ShardIndex::decode(&buf).unwrap(), shard);
+        let buf = postcard::to_allocvec(&shard).unwrap();
+        assert_eq!(postcard::from_bytes::<ShardIndex>(&buf).unwrap(), shard);
         for len in 0..buf.len() {
             assert!(
-                ShardIndex::decode(&buf[..len]).is_err(),
+                postcard::from_bytes::<ShardIndex>(&buf[..len]).is_err(),
                 "truncated to {len}"
             );
         }

@@ -1,6 +1,5 @@
 //! The documents to index, split into shards: one subtask per shard.
 
-use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 use std::ops::Range;
@@ -8,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::checksum::Fnv64;
-use crate::search::generate::Vocabulary;
+use crate::generate::Vocabulary;
 
 /// A corpus of documents numbered `0..docs()`, in `shards()` contiguous shards.
 ///
@@ -17,7 +16,7 @@ use crate::search::generate::Vocabulary;
 /// # Examples
 ///
 /// ```
-/// use snapstate_coordinator::search::Corpus;
+/// use snapstate_search::Corpus;
 ///
 /// let corpus = Corpus::generated(100, 8, 7);
 /// assert_eq!(corpus.docs(), 100);
@@ -56,60 +55,36 @@ struct FileDoc {
 /// # Examples
 ///
 /// ```
-/// use snapstate_coordinator::search::{Corpus, CorpusError};
+/// use snapstate_search::{Corpus, CorpusError};
 ///
 /// let err = Corpus::from_dir("/no/such/dir", 4).unwrap_err();
 /// assert!(matches!(err, CorpusError::NotFound(_)));
 /// assert_eq!(err.to_string(), "input directory /no/such/dir does not exist");
 /// ```
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CorpusError {
     /// The directory does not exist.
+    #[error("input directory {} does not exist", .0.display())]
     NotFound(PathBuf),
     /// The path is not a directory.
+    #[error("input {} is not a directory", .0.display())]
     NotADirectory(PathBuf),
     /// A directory or file could not be read.
+    #[error("cannot read {}", path.display())]
     Unreadable {
         /// What could not be read.
         path: PathBuf,
         /// The OS error.
+        #[source]
         source: io::Error,
     },
     /// No text files were found.
+    #[error("input directory {} holds no text files", .0.display())]
     Empty(PathBuf),
     /// More documents than the index can number.
+    #[error("input directory {} holds more than {} files", .0.display(), u32::MAX)]
     TooLarge(PathBuf),
-}
-
-impl fmt::Display for CorpusError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CorpusError::NotFound(p) => write!(f, "input directory {} does not exist", p.display()),
-            CorpusError::NotADirectory(p) => write!(f, "input {} is not a directory", p.display()),
-            CorpusError::Unreadable { path, source } => {
-                write!(f, "cannot read {}: {source}", path.display())
-            }
-            CorpusError::Empty(p) => {
-                write!(f, "input directory {} holds no text files", p.display())
-            }
-            CorpusError::TooLarge(p) => write!(
-                f,
-                "input directory {} holds more than {} files",
-                p.display(),
-                u32::MAX
-            ),
-        }
-    }
-}
-
-impl std::error::Error for CorpusError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CorpusError::Unreadable { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 impl Corpus {
@@ -208,7 +183,7 @@ impl Corpus {
     /// # Examples
     ///
     /// ```
-    /// let corpus = snapstate_coordinator::search::Corpus::generated(10, 2, 1);
+    /// let corpus = snapstate_search::Corpus::generated(10, 2, 1);
     /// assert_eq!(corpus.identity(), "generated corpus: 10 docs, seed 1; 2 shards");
     /// ```
     pub fn identity(&self) -> String {
@@ -233,9 +208,9 @@ impl Corpus {
     /// # Examples
     ///
     /// ```
-    /// let corpus = snapstate_coordinator::search::Corpus::generated(3, 1, 1);
+    /// let corpus = snapstate_search::Corpus::generated(3, 1, 1);
     /// assert!(!corpus.text(2)?.is_empty());
-    /// # Ok::<(), snapstate_coordinator::search::CorpusError>(())
+    /// # Ok::<(), snapstate_search::CorpusError>(())
     /// ```
     pub fn text(&self, doc: u32) -> Result<String, CorpusError> {
         let mut out = String::new();
@@ -245,19 +220,39 @@ impl Corpus {
 
     /// Reads document `doc` into `out` (invalid UTF-8 replaced).
     pub(crate) fn read(&self, doc: u32, out: &mut String) -> Result<(), CorpusError> {
+        let mut raw = Vec::new();
+        self.read_raw(doc, &mut raw, out)
+    }
+
+    /// Whether the documents are files (so a shard's fingerprint is their content).
+    pub(crate) fn is_files(&self) -> bool {
+        matches!(self.0.source, Source::Files { .. })
+    }
+
+    /// Reads document `doc` into `text` (invalid UTF-8 replaced), leaving a file's bytes
+    /// as read in `raw` (generated documents leave `raw` empty).
+    pub(crate) fn read_raw(
+        &self,
+        doc: u32,
+        raw: &mut Vec<u8>,
+        text: &mut String,
+    ) -> Result<(), CorpusError> {
+        raw.clear();
         match &self.0.source {
             Source::Generated { seed, vocabulary } => {
-                vocabulary.document(*seed, doc, out);
+                vocabulary.document(*seed, doc, text);
                 Ok(())
             }
             Source::Files { files } => {
                 let f = &files[doc as usize];
-                let bytes = fs::read(&f.path).map_err(|source| CorpusError::Unreadable {
+                let unreadable = |source| CorpusError::Unreadable {
                     path: f.path.clone(),
                     source,
-                })?;
-                out.clear();
-                out.push_str(&String::from_utf8_lossy(&bytes));
+                };
+                let mut file = fs::File::open(&f.path).map_err(unreadable)?;
+                file.read_to_end(raw).map_err(unreadable)?;
+                text.clear();
+                text.push_str(&String::from_utf8_lossy(raw));
                 Ok(())
             }
         }

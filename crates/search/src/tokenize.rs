@@ -11,7 +11,7 @@ pub const MAX_TERM_BYTES: usize = 64;
 ///
 /// ```
 /// let mut terms = Vec::new();
-/// snapstate_coordinator::search::tokenize("Hello, wörld! 42 times-over", |t| terms.push(t.to_owned()));
+/// snapstate_search::tokenize("Hello, wörld! 42 times-over", |t| terms.push(t.to_owned()));
 /// assert_eq!(terms, ["hello", "wörld", "42", "times", "over"]);
 /// ```
 pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {

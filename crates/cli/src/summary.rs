@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use snapstate_coordinator::search::{IndexStats, WrittenIndex};
 use snapstate_coordinator::RunStats;
+use snapstate_search::{IndexStats, WrittenIndex};
 
 /// Everything the summary reports.
 pub(crate) struct Summary<'a> {

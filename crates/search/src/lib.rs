@@ -1,0 +1,47 @@
+//! The search-engine workload of snapstate: an inverted index over a sharded corpus, built
+//! as a [`snapstate_coordinator::Job`].
+//!
+//! [`Corpus`] lists the documents (generated, or a directory of text files) and splits
+//! them into shards; [`IndexJob`] is the job whose subtask `k` indexes shard `k` into a
+//! [`ShardIndex`]; [`InvertedIndex::merge`] joins the committed shard indexes;
+//! [`write_index`] stores the result atomically and [`IndexFile`] answers queries from it.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use snapstate_coordinator::{Coordinator, CoordinatorConfig, FaultPlan, NoopObserver};
+//! use snapstate_search::{Corpus, IndexJob, InvertedIndex};
+//!
+//! let corpus = Corpus::generated(200, 8, 1);
+//! let config = CoordinatorConfig::new(2)?.faults(FaultPlan::new(3, 0.2).unwrap());
+//! let job = IndexJob::new(corpus.clone());
+//! let run = Coordinator::new(job, config).run(Arc::new(NoopObserver))?;
+//! let index = InvertedIndex::merge(&corpus, run.outputs);
+//! assert_eq!(index.stats().docs, 200);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod checksum;
+mod codec;
+mod corpus;
+mod fxhash;
+mod generate;
+mod index;
+mod index_file;
+mod index_job;
+mod rng;
+mod shard_index;
+mod term_table;
+mod tokenize;
+
+pub use codec::DecodeError;
+pub use corpus::{Corpus, CorpusError};
+pub use index::{IndexStats, InvertedIndex};
+pub use index_file::{
+    encode_index, write_index, Hit, IndexFile, IndexFileError, QueryResult, WrittenIndex,
+    INDEX_FILE,
+};
+pub use index_job::IndexJob;
+pub use shard_index::{Posting, ShardIndex};
+pub use tokenize::{tokenize, MAX_TERM_BYTES};
