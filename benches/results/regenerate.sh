@@ -24,17 +24,20 @@ done
 mkdir -p "$out"
 
 nice -n 10 cargo build -q -p snapstate-benches --release --bins
-run() { cargo run -q -p snapstate-benches --release --bin "$@"; }
+# The binaries just built, run directly: an edit to the sources while this runs cannot
+# trigger a rebuild halfway through the measurements.
+bin_dir=${CARGO_TARGET_DIR:-target}/release
+run() { local name=$1; shift; "$bin_dir/$name" "$@"; }
 
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$SECONDS
 echo "regenerate.sh: scaling ${quick[*]}" >&2
-run scaling -- "${quick[@]}" --out "$out" > /dev/null
+run scaling "${quick[@]}" --out "$out" > /dev/null
 echo "regenerate.sh: goals ${quick[*]}" >&2
-run goals -- "${quick[@]}" --out "$out" > /dev/null
+run goals "${quick[@]}" --out "$out" > /dev/null
 echo "regenerate.sh: memory ${quick[*]}" >&2
-run memory -- "${quick[@]}" --out "$out" > /dev/null
+run memory "${quick[@]}" --out "$out" > /dev/null
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 minutes=$(( (SECONDS - t0 + 30) / 60 ))
 

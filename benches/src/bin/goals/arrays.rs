@@ -165,6 +165,24 @@ fn cycle_base(n: u64) {
     );
 }
 
+/// Part of a cycle, for context: create and drop only.
+fn cycle_new_drop(n: u64) {
+    let a = SnapshotArray::<u64>::new(LEN);
+    std::hint::black_box((&a, n));
+}
+
+/// Part of a cycle, for context: create, one write (the thread registers with the
+/// array), drop.
+fn cycle_one_set(n: u64) {
+    let a = SnapshotArray::<u64>::new(LEN);
+    a.set_state(1, n).expect("index in range");
+    assert_eq!(
+        a.current_state(1),
+        Ok(n),
+        "snapstate: a fresh array's current state"
+    );
+}
+
 fn us_per_cycle(cycles: u64, f: fn(u64)) -> f64 {
     let t = Instant::now();
     for n in 0..cycles {
@@ -212,6 +230,8 @@ pub(crate) struct Arrays {
     /// Per `k`: snapstate's and the baseline's ns per set, per round.
     sets: Vec<(Vec<f64>, Vec<f64>)>,
     cycle: (Vec<f64>, Vec<f64>),
+    /// Context: create + drop, and create + one set + drop, per round.
+    parts: (Vec<f64>, Vec<f64>),
     rss: (Vec<f64>, Vec<f64>),
 }
 
@@ -228,6 +248,7 @@ impl Arrays {
             stations,
             sets: KS.iter().map(|_| (Vec::new(), Vec::new())).collect(),
             cycle: (Vec::new(), Vec::new()),
+            parts: (Vec::new(), Vec::new()),
             rss: (Vec::new(), Vec::new()),
         }
     }
@@ -235,21 +256,28 @@ impl Arrays {
     fn cycle_round(&mut self, r: usize) {
         // On a fresh thread, so the other goals' arrays are not in its thread-locals.
         let cycles = self.cycles;
-        let (o, b) = std::thread::scope(|sc| {
+        let (o, b, p) = std::thread::scope(|sc| {
             sc.spawn(move || {
-                if r.is_multiple_of(2) {
+                let (o, b) = if r.is_multiple_of(2) {
                     let o = us_per_cycle(cycles, cycle_ours);
                     (o, us_per_cycle(cycles, cycle_base))
                 } else {
                     let b = us_per_cycle(cycles, cycle_base);
                     (us_per_cycle(cycles, cycle_ours), b)
-                }
+                };
+                let p = (
+                    us_per_cycle(cycles, cycle_new_drop),
+                    us_per_cycle(cycles, cycle_one_set),
+                );
+                (o, b, p)
             })
             .join()
             .expect("the cycle thread panicked")
         });
         self.cycle.0.push(o);
         self.cycle.1.push(b);
+        self.parts.0.push(p.0);
+        self.parts.1.push(p.1);
     }
 }
 
@@ -325,6 +353,22 @@ impl Part for Arrays {
             &self.cycle.0,
             Some(("pl-mutex", &self.cycle.1)),
             Target::AtMost(1.5),
+        ));
+        rows.push(Row::value(
+            "g6.cycle-new-drop",
+            &format!("part of that cycle: create and drop an array of {LEN} nodes (context)"),
+            "us",
+            &self.parts.0,
+            None,
+            Target::None,
+        ));
+        rows.push(Row::value(
+            "g6.cycle-one-set",
+            "part of that cycle: create, one set_state (the thread registers), drop (context)",
+            "us",
+            &self.parts.1,
+            None,
+            Target::None,
         ));
         if !self.rss.0.is_empty() {
             rows.push(Row::value(
