@@ -64,6 +64,27 @@ pub fn ns_per_op(ops: u64, f: impl FnOnce()) -> f64 {
     t.elapsed().as_nanos() as f64 / ops as f64
 }
 
+/// Nanoseconds per operation, as the median over `batches` timed batches of `f(ops)`,
+/// where `f(n)` performs `n` operations. A batch that a preemption lands in (the machine
+/// is shared) is an outlier the median ignores, where one long timing would absorb it.
+///
+/// # Examples
+///
+/// ```
+/// let ns = snapstate_benches::stats::median_ns_per_op(5, 1000, |n| {
+///     for i in 0..n {
+///         std::hint::black_box(i);
+///     }
+/// });
+/// assert!(ns >= 0.0);
+/// ```
+pub fn median_ns_per_op(batches: usize, ops: u64, mut f: impl FnMut(u64)) -> f64 {
+    let v: Vec<f64> = (0..batches.max(1))
+        .map(|_| ns_per_op(ops, || f(ops)))
+        .collect();
+    median(&v)
+}
+
 /// Resident memory of this process in bytes, from `/proc/self/statm` (Linux);
 /// `None` elsewhere.
 pub fn resident_bytes() -> Option<u64> {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use snapstate::{SnapshotArray, SnapshotId};
 use snapstate_benches::goal::{Row, Target};
 use snapstate_benches::rng::XorShift;
-use snapstate_benches::stats::ns_per_op;
+use snapstate_benches::stats::median_ns_per_op;
 use snapstate_benches::workload::NODES;
 use snapstate_benches::Classic;
 
@@ -19,8 +19,8 @@ use crate::Part;
 const VERSIONS: u64 = 1000;
 
 /// Nanoseconds per read of `f(node, snapshot)` at `reads` random pairs over `nodes`
-/// nodes and `versions` snapshots, after an untimed eighth as warm-up. Every answer is
-/// checked: node `i` holds `s + 1` in snapshot `s` in every history built here.
+/// nodes and `versions` snapshots (the median of [`BATCHES`] timed batches), after an
+/// untimed eighth as warm-up. Every answer is checked: node `i` holds `s + 1` in snapshot `s` in every history built here.
 fn ns_fetch(reads: u64, versions: u64, nodes: usize, f: impl Fn(usize, u64) -> u64) -> f64 {
     let mut rng = XorShift::new(99);
     let one = |rng: &mut XorShift| {
@@ -35,12 +35,15 @@ fn ns_fetch(reads: u64, versions: u64, nodes: usize, f: impl Fn(usize, u64) -> u
     for _ in 0..reads / 8 {
         one(&mut rng);
     }
-    ns_per_op(reads, || {
-        for _ in 0..reads {
+    median_ns_per_op(BATCHES, reads / BATCHES as u64, |n| {
+        for _ in 0..n {
             one(&mut rng);
         }
     })
 }
+
+/// Timed batches per measurement; the measurement is their median.
+const BATCHES: usize = 16;
 
 #[cold]
 #[inline(never)]
@@ -223,7 +226,8 @@ impl Part for Reads {
 
     fn notes(&self) -> Vec<String> {
         vec![format!(
-            "Goal 3 (`g3.*`): {} random reads per measurement after {} untimed, every answer \
+            "Goal 3 (`g3.*`): {} random reads per measurement (the median of {BATCHES} timed \
+             batches) after {} untimed, every answer \
              checked, through `SnapshotArray::fetch_state` itself; the classic side is \
              `Vec<Vec<(u32, u64)>>` with `partition_point`, no lock, on one thread.",
             self.reads,

@@ -7,7 +7,7 @@ use std::sync::Barrier;
 
 use snapstate::SnapshotArray;
 use snapstate_benches::goal::{num, Row, Target};
-use snapstate_benches::stats::ns_per_op;
+use snapstate_benches::stats::median_ns_per_op;
 
 use crate::Part;
 
@@ -15,6 +15,8 @@ use crate::Part;
 const NODES: [usize; 3] = [100, 10_000, 1_000_000];
 /// The registered writer counts of goal 4.
 const WRITERS: [usize; 4] = [0, 1, 2, 4];
+/// Timed batches per measurement; the measurement is their median.
+const BATCHES: usize = 16;
 
 /// ns per `snap()` on a fresh array of `nodes` nodes while `writers` threads that have
 /// written to it once stay alive, idle. The ids are checked to be 0, 1, 2, ...
@@ -36,8 +38,8 @@ fn ns_snap(nodes: usize, writers: usize, snaps: u64) -> f64 {
         }
         ready.wait();
         let mut next = 0;
-        let ns = ns_per_op(snaps, || {
-            for _ in 0..snaps {
+        let ns = median_ns_per_op(BATCHES, snaps / BATCHES as u64, |n| {
+            for _ in 0..n {
                 let id = array.snap().get();
                 if id != next {
                     wrong("snapstate", next, id);
@@ -56,7 +58,7 @@ fn ns_snap(nodes: usize, writers: usize, snaps: u64) -> f64 {
 fn ns_fetch_add(n: u64) -> f64 {
     let c = AtomicU64::new(0);
     let mut next = 0;
-    ns_per_op(n, || {
+    median_ns_per_op(BATCHES, n / BATCHES as u64, |n| {
         for _ in 0..n {
             // Relaxed: the floor of an id hand-out; orders nothing.
             let id = c.fetch_add(1, Ordering::Relaxed);
@@ -172,7 +174,8 @@ impl Part for Snaps {
 
     fn notes(&self) -> Vec<String> {
         vec![format!(
-            "Goal 4 (`g4.*`): {} back-to-back `snap()`s per measurement on a fresh array, the \
+            "Goal 4 (`g4.*`): {} back-to-back `snap()`s per measurement on a fresh array (the \
+             median of {BATCHES} timed batches, so a preemption in one does not count), the \
              writers spawned for it (each wrote once, then sleeps in `park_timeout`); the \
              baseline is the same loop over a bare `AtomicU64::fetch_add(Relaxed)`, measured \
              right beside it. Ids are checked in both loops.",
