@@ -84,16 +84,14 @@ summary() { grep -h 'rows with a target met' "$out/$1.md" || echo "(no goal rows
   echo "From \`scaling.md\` (\`scaling.json\`). One plot per workload, throughput against threads"
   echo "(log scale), one line per implementation:"
   echo
-  for svg in "$out"/scaling-*.svg; do
-    name=$(basename "$svg" .svg)
-    echo "- [${name#scaling-}]($(basename "$svg"))"
+  # The harness's table order, the control loop last.
+  plots=()
+  for w in set-distinct set-hot write-heavy read-heavy snap-heavy control; do
+    [ -f "$out/scaling-$w.svg" ] && plots+=("$w")
   done
+  for w in "${plots[@]}"; do echo "- [$w](scaling-$w.svg)"; done
   echo
-  for svg in "$out"/scaling-*.svg; do
-    name=$(basename "$svg" .svg)
-    echo "![${name#scaling-}]($(basename "$svg"))"
-    echo
-  done
+  for w in "${plots[@]}"; do echo "![$w](scaling-$w.svg)"; echo; done
   cat "$out/scaling.md"
 } > "$out/RESULTS.md"
 echo "regenerate.sh: wrote $out/RESULTS.md in $((SECONDS - t0)) s" >&2

@@ -213,12 +213,16 @@ impl Results {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(64)
-            .build_cartesian_2d(1usize..max_t, (lo..hi).log_scale())?;
+            .build_cartesian_2d(
+                1usize..max_t,
+                (lo..hi).log_scale().with_key_points(ticks(lo, hi)),
+            )?;
         chart
             .configure_mesh()
             .x_desc("threads")
             .y_desc("throughput, million ops/s (log scale)")
             .x_labels(max_t)
+            .light_line_style(WHITE)
             .y_label_formatter(&|v| crate::goal::num(*v))
             .draw()?;
         for (row, (k, pts)) in lines.into_iter().enumerate() {
@@ -256,4 +260,20 @@ fn style(store: &str, k: usize) -> (RGBAColor, u32) {
         "control" => (rgb(23, 190, 207), 2),
         _ => (Palette99::pick(k).to_rgba(), 2),
     }
+}
+
+/// Ticks at 1, 2 and 5 times the powers of ten between `lo` and `hi`.
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut p = 10f64.powi(lo.log10().floor() as i32);
+    while p <= hi {
+        for m in [1.0, 2.0, 5.0] {
+            let t = p * m;
+            if t >= lo && t <= hi {
+                out.push(t);
+            }
+        }
+        p *= 10.0;
+    }
+    out
 }
