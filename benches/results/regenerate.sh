@@ -42,7 +42,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 minutes=$(( (SECONDS - t0 + 30) / 60 ))
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+# The outputs being rewritten here do not count as changes to what was measured.
+if [ -n "$(git status --porcelain --untracked-files=no -- . ":(exclude)$out" 2>/dev/null)" ]; then
   commit="$commit, with uncommitted changes"
 fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
