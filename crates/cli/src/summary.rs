@@ -1,5 +1,6 @@
 //! The end-of-run summary: for a person (text) and for scripts (JSON).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,6 +11,15 @@ use snapstate_search::{IndexStats, WrittenIndex};
 /// Everything the summary reports.
 pub(crate) struct Summary<'a> {
     pub(crate) corpus: &'a str,
+    /// `--input`, as given.
+    pub(crate) input: Option<&'a Path>,
+    /// Files the walk left out, by reason (from the search crate's corpus).
+    pub(crate) skipped: &'a BTreeMap<&'static str, u64>,
+    pub(crate) failure_rate: f64,
+    pub(crate) fault_seed: u64,
+    pub(crate) max_injected: usize,
+    /// Every failure, as the UI recorded it.
+    pub(crate) failures: Vec<Value>,
     pub(crate) run: &'a RunStats,
     pub(crate) index: IndexStats,
     pub(crate) written: &'a WrittenIndex,
@@ -57,6 +67,21 @@ impl Summary<'_> {
             self.secs()
         );
         let mut row = |k: &str, v: String| out.push_str(&format!("  {k:<12} {v}\n"));
+        if !self.skipped.is_empty() {
+            let parts: Vec<_> = self
+                .skipped
+                .iter()
+                .map(|(why, n)| format!("{} {why}", thousands(*n)))
+                .collect();
+            row(
+                "skipped",
+                format!(
+                    "{} files ({})",
+                    thousands(self.skipped.values().sum()),
+                    parts.join(", ")
+                ),
+            );
+        }
         row(
             "throughput",
             format!(
@@ -87,8 +112,10 @@ impl Summary<'_> {
         row(
             "failures",
             format!(
-                "{} injected ({}, {}, {}); {} detected, {} replaced",
+                "{} injected at rate {} (at most {}: {}, {}, {}); {} detected, {} replaced",
                 inj.total(),
+                self.failure_rate,
+                self.max_injected,
                 plural(inj.panic, "panic", "panics"),
                 plural(inj.kill, "silent exit", "silent exits"),
                 plural(inj.stall, "stall", "stalls"),
@@ -118,9 +145,18 @@ impl Summary<'_> {
             ),
         );
         if let Some(dir) = self.checkpoint_dir {
+            let changed = if r.inputs_changed > 0 {
+                format!(
+                    " ({} changed since: {} restored shards redone)",
+                    plural(r.inputs_changed as u64, "shard's input", "shards' inputs"),
+                    r.discarded_on_resume
+                )
+            } else {
+                String::new()
+            };
             let resumed = match r.resumed_from {
                 Some(s) => format!(
-                    "; resumed from snapshot {s} with {} shards already done",
+                    "; resumed from snapshot {s} with {} shards already done{changed}",
                     r.restored
                 ),
                 None => String::new(),
@@ -163,8 +199,17 @@ impl Summary<'_> {
         let r = self.run;
         json!({
             "ok": true,
+            "version": env!("CARGO_PKG_VERSION"),
             "corpus": self.corpus,
-            "elapsed_secs": self.secs(),
+            "input": self.input,
+            "skipped": self.skipped,
+            "skipped_total": self.skipped.values().sum::<u64>(),
+            "failure_rate": self.failure_rate,
+            "fault_seed": self.fault_seed,
+            "max_injected": self.max_injected,
+            "checkpoint_dir": self.checkpoint_dir,
+            "failure_events": self.failures,
+            "total_secs": self.secs(),
             "docs_per_sec": self.index.docs as f64 / self.secs(),
             "mb_per_sec": self.index.bytes as f64 / 1e6 / self.secs(),
             "index": {

@@ -1,5 +1,6 @@
 //! The documents to index, split into shards: one subtask per shard.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read};
 use std::ops::Range;
@@ -34,12 +35,21 @@ struct Inner {
     bounds: Vec<u32>,
     /// What the documents are; independent of the sharding.
     description: String,
+    /// Files the walk left out, by reason.
+    skipped: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug)]
 enum Source {
-    Generated { seed: u64, vocabulary: Vocabulary },
-    Files { files: Vec<FileDoc> },
+    Generated {
+        seed: u64,
+        vocabulary: Vocabulary,
+    },
+    Files {
+        /// The input directory, canonicalised.
+        root: PathBuf,
+        files: Vec<FileDoc>,
+    },
 }
 
 #[derive(Debug)]
@@ -98,6 +108,7 @@ impl Corpus {
                 seed,
                 vocabulary: Vocabulary::new(seed),
             },
+            skipped: BTreeMap::new(),
             bounds,
         }))
     }
@@ -126,7 +137,8 @@ impl Corpus {
             Ok(_) => {}
         }
         let mut files = Vec::new();
-        walk(root, "", &mut files)?;
+        let mut skipped = BTreeMap::new();
+        walk(root, "", &mut files, &mut skipped)?;
         files.sort_by(|a, b| a.name.cmp(&b.name));
         if files.is_empty() {
             return Err(CorpusError::Empty(root.to_owned()));
@@ -148,7 +160,11 @@ impl Corpus {
                 abs.display(),
                 listing.finish(),
             ),
-            source: Source::Files { files },
+            source: Source::Files {
+                root: abs.clone(),
+                files,
+            },
+            skipped,
             bounds,
         })))
     }
@@ -195,7 +211,7 @@ impl Corpus {
     pub fn doc_name(&self, doc: u32) -> String {
         match &self.0.source {
             Source::Generated { .. } => format!("generated/doc-{doc:06}"),
-            Source::Files { files } => files[doc as usize].name.clone(),
+            Source::Files { files, .. } => files[doc as usize].name.clone(),
         }
     }
 
@@ -221,7 +237,29 @@ impl Corpus {
     /// Reads document `doc` into `out` (invalid UTF-8 replaced).
     pub(crate) fn read(&self, doc: u32, out: &mut String) -> Result<(), CorpusError> {
         let mut raw = Vec::new();
-        self.read_raw(doc, &mut raw, out)
+        self.read_raw(doc, &mut raw, out, || Ok(()))
+    }
+
+    /// Files under the input directory that were left out, by reason ("hidden",
+    /// "binary", "dangling link", ...).
+    pub fn skipped(&self) -> &BTreeMap<&'static str, u64> {
+        &self.0.skipped
+    }
+
+    /// The input directory (canonicalised), or `None` for a generated corpus.
+    pub fn root(&self) -> Option<&Path> {
+        match &self.0.source {
+            Source::Files { root, .. } => Some(root),
+            Source::Generated { .. } => None,
+        }
+    }
+
+    /// The generated corpus's seed, or `None` for files.
+    pub fn seed(&self) -> Option<u64> {
+        match &self.0.source {
+            Source::Generated { seed, .. } => Some(*seed),
+            Source::Files { .. } => None,
+        }
     }
 
     /// Whether the documents are files (so a shard's fingerprint is their content).
@@ -230,29 +268,61 @@ impl Corpus {
     }
 
     /// Reads document `doc` into `text` (invalid UTF-8 replaced), leaving a file's bytes
-    /// as read in `raw` (generated documents leave `raw` empty).
-    pub(crate) fn read_raw(
+    /// as read in `raw` (generated documents leave `raw` empty). Calls `beat` after each
+    /// [`HEARTBEAT_BYTES`](crate::shard_index::HEARTBEAT_BYTES) read; its error stops
+    /// the read.
+    pub(crate) fn read_raw<E: From<CorpusError>>(
         &self,
         doc: u32,
         raw: &mut Vec<u8>,
         text: &mut String,
-    ) -> Result<(), CorpusError> {
+        mut beat: impl FnMut() -> Result<(), E>,
+    ) -> Result<(), E> {
         raw.clear();
         match &self.0.source {
             Source::Generated { seed, vocabulary } => {
                 vocabulary.document(*seed, doc, text);
                 Ok(())
             }
-            Source::Files { files } => {
+            Source::Files { files, .. } => {
                 let f = &files[doc as usize];
                 let unreadable = |source| CorpusError::Unreadable {
                     path: f.path.clone(),
                     source,
                 };
                 let mut file = fs::File::open(&f.path).map_err(unreadable)?;
-                file.read_to_end(raw).map_err(unreadable)?;
+                let step = crate::shard_index::HEARTBEAT_BYTES as u64;
+                loop {
+                    let n = (&mut file)
+                        .take(step)
+                        .read_to_end(raw)
+                        .map_err(unreadable)?;
+                    if n == 0 {
+                        break;
+                    }
+                    beat()?;
+                }
                 text.clear();
-                text.push_str(&String::from_utf8_lossy(raw));
+                text.reserve(raw.len());
+                // Converted a piece at a time, with a beat between pieces (a huge file
+                // takes a while). Each cut is before a byte that does not continue a
+                // character, so no character or invalid sequence spans a cut and the
+                // text is exactly that of converting the whole at once.
+                let mut at = 0;
+                while at < raw.len() {
+                    let mut cut = (at + step as usize).min(raw.len());
+                    while cut < raw.len() && cut > at && raw[cut] & 0xc0 == 0x80 {
+                        cut -= 1;
+                    }
+                    if cut == at {
+                        cut = (at + step as usize).min(raw.len());
+                    }
+                    text.push_str(&String::from_utf8_lossy(&raw[at..cut]));
+                    at = cut;
+                    if at < raw.len() {
+                        beat()?;
+                    }
+                }
                 Ok(())
             }
         }
@@ -284,7 +354,15 @@ fn byte_bounds(files: &[FileDoc], shards: usize) -> Vec<u32> {
     bounds
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<FileDoc>) -> Result<(), CorpusError> {
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<FileDoc>,
+    skipped: &mut BTreeMap<&'static str, u64>,
+) -> Result<(), CorpusError> {
+    fn skip(skipped: &mut BTreeMap<&'static str, u64>, why: &'static str) {
+        *skipped.entry(why).or_default() += 1;
+    }
     let unreadable = |path: &Path| {
         let path = path.to_owned();
         move |source| CorpusError::Unreadable { path, source }
@@ -292,21 +370,31 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<FileDoc>) -> Result<(), CorpusEr
     for entry in fs::read_dir(dir).map_err(unreadable(dir))? {
         let entry = entry.map_err(unreadable(dir))?;
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+        let Some(name) = name.to_str() else {
+            skip(skipped, "name not UTF-8");
+            continue;
+        };
         if name.starts_with('.') {
+            skip(skipped, "hidden");
             continue;
         }
         let path = entry.path();
         let kind = entry.file_type().map_err(unreadable(&path))?;
         let rel = format!("{prefix}{name}");
         if kind.is_dir() {
-            walk(&path, &format!("{rel}/"), out)?;
+            walk(&path, &format!("{rel}/"), out, skipped)?;
         } else if kind.is_file() || kind.is_symlink() {
             let meta = match fs::metadata(&path) {
                 Ok(meta) if meta.is_file() => meta,
                 // A symlink to a directory (never followed: no loops) or to nothing.
-                Ok(_) => continue,
-                Err(e) if kind.is_symlink() && e.kind() == io::ErrorKind::NotFound => continue,
+                Ok(_) => {
+                    skip(skipped, "link to a directory");
+                    continue;
+                }
+                Err(e) if kind.is_symlink() && e.kind() == io::ErrorKind::NotFound => {
+                    skip(skipped, "dangling link");
+                    continue;
+                }
                 Err(e) => return Err(unreadable(&path)(e)),
             };
             let mut head = [0u8; 8192];
@@ -314,6 +402,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<FileDoc>) -> Result<(), CorpusEr
                 .and_then(|mut f| f.read(&mut head))
                 .map_err(unreadable(&path))?;
             if head[..n].contains(&0) {
+                skip(skipped, "binary");
                 continue;
             }
             out.push(FileDoc {
@@ -366,6 +455,35 @@ mod tests {
         let mut text = String::new();
         c.read(2, &mut text).unwrap();
         assert_eq!(text, "gamma");
+        let skipped: Vec<_> = c.skipped().iter().map(|(k, v)| (*k, *v)).collect();
+        let mut want = vec![("binary", 1), ("hidden", 1)];
+        #[cfg(unix)]
+        want.extend([("dangling link", 1), ("link to a directory", 1)]);
+        want.sort();
+        assert_eq!(skipped, want);
+    }
+
+    #[test]
+    fn a_large_file_is_converted_as_a_whole_would_be() {
+        let dir = tempfile::tempdir().unwrap();
+        // Multi-byte characters and invalid bytes straddling every 1 MiB boundary.
+        let mut bytes = Vec::new();
+        while bytes.len() < 3 << 20 {
+            bytes.extend_from_slice("größe ".as_bytes());
+            bytes.extend_from_slice(&[0xe2, 0x82, b' ', 0xff, b'x', 0xc3]);
+        }
+        fs::write(dir.path().join("big.txt"), &bytes).unwrap();
+        let c = Corpus::from_dir(dir.path(), 1).unwrap();
+        let (mut raw, mut text) = (Vec::new(), String::new());
+        let mut beats = 0;
+        c.read_raw(0, &mut raw, &mut text, || {
+            beats += 1;
+            Ok::<_, CorpusError>(())
+        })
+        .unwrap();
+        assert_eq!(raw, bytes);
+        assert_eq!(text, String::from_utf8_lossy(&bytes));
+        assert!(beats >= 4, "{beats} beats");
     }
 
     #[test]

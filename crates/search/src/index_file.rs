@@ -118,6 +118,8 @@ pub fn write_index(
         move |source| IndexFileError::Io { path, source }
     };
     fs::create_dir_all(dir).map_err(io_err(dir))?;
+    // A run killed while writing left its temporary file here; nothing else removes it.
+    snapstate_coordinator::remove_temp_files(dir).map_err(io_err(dir))?;
     let path = dir.join(INDEX_FILE);
     let (bytes, checksum) = encode_index(index);
     write_atomic(&path, &bytes).map_err(io_err(&path))?;
@@ -159,8 +161,11 @@ pub struct QueryResult {
     pub terms: Vec<String>,
     /// How many documents contain each term.
     pub doc_freqs: Vec<usize>,
-    /// Documents containing every term, most occurrences first (ties: lower id first).
+    /// Documents containing every term, most occurrences first (ties: lower id first),
+    /// at most the limit asked for.
     pub hits: Vec<Hit>,
+    /// How many documents contain every term (the hits before the limit cut them).
+    pub total_hits: usize,
 }
 
 impl IndexFile {
@@ -338,11 +343,13 @@ impl IndexFile {
                 h.doc,
             )
         });
+        let total_hits = hits.len();
         hits.truncate(limit);
         Ok(QueryResult {
             terms,
             doc_freqs,
             hits,
+            total_hits,
         })
     }
 }

@@ -43,5 +43,5 @@ pub use index_file::{
     INDEX_FILE,
 };
 pub use index_job::IndexJob;
-pub use shard_index::{Posting, ShardIndex};
+pub use shard_index::{Posting, ShardIndex, HEARTBEAT_BYTES};
 pub use tokenize::{tokenize, MAX_TERM_BYTES};

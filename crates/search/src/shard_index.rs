@@ -8,6 +8,32 @@ use crate::fxhash::FxHashMap;
 use crate::term_table::TermTable;
 use crate::tokenize::tokenize;
 
+/// Text tokenised between two heartbeats of [`ShardIndex::build_with_heartbeat`].
+pub const HEARTBEAT_BYTES: usize = 1 << 20;
+
+/// `text` in pieces of about `size` bytes, each cut at a character that separates terms
+/// (an ASCII character that is not a letter or digit), so that tokenising the pieces
+/// gives exactly the terms of the whole.
+fn pieces(text: &str, size: usize) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let cut = if rest.len() <= size {
+            rest.len()
+        } else {
+            rest.as_bytes()[size..]
+                .iter()
+                .position(|b| b.is_ascii() && !b.is_ascii_alphanumeric())
+                .map_or(rest.len(), |p| size + p + 1)
+        };
+        let (piece, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(piece)
+    })
+}
+
 /// One document's occurrences of a term.
 ///
 /// # Examples
@@ -63,7 +89,22 @@ impl ShardIndex {
     /// The first error `read` returns.
     pub fn build<E>(
         docs: Range<u32>,
+        read: impl FnMut(u32, &mut String) -> Result<(), E>,
+    ) -> Result<Self, E> {
+        Self::build_with_heartbeat(docs, read, || Ok(()))
+    }
+
+    /// [`build`](Self::build), calling `beat` after every [`HEARTBEAT_BYTES`] of text
+    /// tokenised, so that one huge document still shows signs of life; an error from
+    /// `beat` (a cancelled run) stops the build.
+    ///
+    /// # Errors
+    ///
+    /// The first error `read` or `beat` returns.
+    pub fn build_with_heartbeat<E>(
+        docs: Range<u32>,
         mut read: impl FnMut(u32, &mut String) -> Result<(), E>,
+        mut beat: impl FnMut() -> Result<(), E>,
     ) -> Result<Self, E> {
         let mut text = String::new();
         let mut index: FxHashMap<String, Vec<Posting>> = FxHashMap::default();
@@ -72,15 +113,20 @@ impl ShardIndex {
         for doc in docs.clone() {
             read(doc, &mut text)?;
             bytes += text.len() as u64;
-            tokenize(&text, |t| {
-                tokens += 1;
-                match counts.get_mut(t) {
-                    Some(c) => *c += 1,
-                    None => {
-                        counts.insert(t.to_owned(), 1);
-                    }
+            for (i, piece) in pieces(&text, HEARTBEAT_BYTES).enumerate() {
+                if i > 0 {
+                    beat()?;
                 }
-            });
+                tokenize(piece, |t| {
+                    tokens += 1;
+                    match counts.get_mut(t) {
+                        Some(c) => *c += 1,
+                        None => {
+                            counts.insert(t.to_owned(), 1);
+                        }
+                    }
+                });
+            }
             for (term, count) in counts.drain() {
                 index.entry(term).or_default().push(Posting { doc, count });
             }
@@ -114,6 +160,25 @@ impl ShardIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pieces_cut_between_terms_and_give_the_same_terms() {
+        let text = "alpha beta,gamma délta\nepsilon ".repeat(50) + &"x".repeat(300);
+        for size in [1, 7, 64, 1000, 10_000] {
+            let parts: Vec<&str> = pieces(&text, size).collect();
+            assert_eq!(parts.concat(), text, "size {size}");
+            let mut whole = Vec::new();
+            tokenize(&text, |t| whole.push(t.to_owned()));
+            let mut joined = Vec::new();
+            for p in &parts {
+                tokenize(p, |t| joined.push(t.to_owned()));
+            }
+            assert_eq!(joined, whole, "size {size}");
+            if size < 100 {
+                assert!(parts.len() > 10, "size {size}: {}", parts.len());
+            }
+        }
+    }
 
     #[test]
     fn builds_and_round_trips_through_postcard() {
