@@ -8,11 +8,13 @@
 //! the etcd control layer, the gRPC protocol and the coordinator and worker processes
 //! (it needs `protoc` to build and etcd to run). See `docs/distributed.md`.
 
+mod claim;
 mod error;
 mod job;
 mod keys;
 mod limits;
 mod log;
+mod paths;
 mod plan;
 mod pointer;
 mod spec;
@@ -29,13 +31,16 @@ mod leader;
 pub mod metrics;
 #[cfg(feature = "distributed")]
 pub mod net;
-#[cfg(feature = "distributed")]
+#[cfg(feature = "wire")]
 pub mod proto;
 #[cfg(feature = "distributed")]
+pub mod tls;
+#[cfg(feature = "wire")]
 pub mod wire;
 #[cfg(feature = "distributed")]
 mod worker;
 
+pub use claim::{ClaimHolder, MAX_CLAIM_BYTES};
 pub use error::ClusterError;
 pub use job::{decode_output, decode_outputs, encode_output, JobKind, OutputCheck};
 pub use keys::{JobKeys, MAX_JOB_NAME};
@@ -43,9 +48,10 @@ pub use keys::{JobKeys, MAX_JOB_NAME};
 pub use leader::{run_coordinator, CoordinatorOptions, CoordinatorOutcome};
 pub use limits::Limits;
 pub use log::Log;
+pub use paths::{confine, MAX_ENTRIES};
 pub use plan::Plan;
 pub use pointer::{Pointer, MAX_POINTER_BYTES, POINTER_FORMAT};
-pub use spec::{JobSpec, Runtime, MAX_SPEC_BYTES, PROTOCOL, SPEC_FORMAT, VERSION};
+pub use spec::{JobSpec, Runtime, TransportKind, MAX_SPEC_BYTES, PROTOCOL, SPEC_FORMAT, VERSION};
 pub use store::{decode_segment, is_store_file_name, Store};
 pub use table::{AttachError, Attached, Batch, NodeBatch, ProgressTable, Refusal, Rollback};
 #[cfg(feature = "distributed")]

@@ -43,6 +43,8 @@ pub struct Metrics {
     pub rolled_back: Counter,
     /// Messages from workers refused (stale claim, out of order, malformed).
     pub refused: Counter,
+    /// Connections refused at the TLS handshake (no certificate, another CA, expired).
+    pub refused_connections: Counter,
     /// Progress reports accepted.
     pub reports: Counter,
     /// This coordinator's leader epoch (0 while a standby).
@@ -82,6 +84,11 @@ impl Metrics {
             "Worker messages refused",
             self.refused.clone(),
         );
+        r.register(
+            "refused_connections",
+            "Connections refused at the TLS handshake",
+            self.refused_connections.clone(),
+        );
         r.register("reports", "Progress reports accepted", self.reports.clone());
         r.register(
             "leader_epoch",
@@ -107,9 +114,16 @@ impl Metrics {
 /// # Errors
 ///
 /// [`ClusterError::Net`] if the address cannot be bound.
-pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<SocketAddr, ClusterError> {
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    transport: &crate::net::Transport,
+    log: crate::log::Log,
+) -> Result<SocketAddr, ClusterError> {
     let registry = Arc::new(metrics.registry());
-    let (listener, local) = crate::net::bind(addr, "--metrics").await?;
+    let refusals = crate::net::RefusalSink::new(log, Some(metrics.refused_connections.clone()));
+    let (listener, local) = crate::net::bind(addr, "--metrics", transport, refusals).await?;
+    let listener = crate::net::AxumListener::new(listener, local);
     let app = axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {

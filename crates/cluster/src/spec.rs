@@ -55,6 +55,27 @@ impl Runtime {
     }
 }
 
+/// How the job's processes talk to each other: what every coordinator of the job
+/// serves and what a worker must bring.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportKind {
+    /// Plaintext, every process on one machine (loopback addresses only).
+    #[default]
+    Loopback,
+    /// Mutual TLS with the job's CA.
+    MutualTls,
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransportKind::Loopback => "plaintext on loopback",
+            TransportKind::MutualTls => "mutual TLS",
+        })
+    }
+}
+
 /// A job as etcd holds it: everything a worker needs to rebuild it, and the build that
 /// wrote it.
 ///
@@ -98,6 +119,9 @@ pub struct JobSpec {
     pub plan: Plan,
     /// Timings and limits.
     pub runtime: Runtime,
+    /// Plaintext on loopback, or mutual TLS.
+    #[serde(default)]
+    pub transport: TransportKind,
 }
 
 impl JobSpec {
@@ -120,7 +144,15 @@ impl JobSpec {
             identity: identity.to_owned(),
             plan,
             runtime,
+            transport: TransportKind::Loopback,
         }
+    }
+
+    /// The same spec with `transport`.
+    #[must_use]
+    pub fn with_transport(mut self, transport: TransportKind) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// The JSON stored in etcd.
@@ -199,6 +231,11 @@ impl JobSpec {
         cmp("kind", self.kind.clone(), other.kind.clone());
         cmp("params", self.params.to_string(), other.params.to_string());
         cmp("identity", self.identity.clone(), other.identity.clone());
+        cmp(
+            "transport",
+            self.transport.to_string(),
+            other.transport.to_string(),
+        );
         cmp(
             "nodes",
             self.plan.nodes.to_string(),

@@ -17,13 +17,15 @@ use snapstate_coordinator::{Job, JobError, TaskContext, TaskSignal};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::claim::ClaimHolder;
 use crate::error::ClusterError;
 use crate::etcd::{current_leader, Claim, ClaimOutcome, Etcd, EtcdOptions, JobControl, Lease};
 use crate::job::{encode_output, JobKind};
 use crate::keys::JobKeys;
 use crate::limits::Limits;
 use crate::log::Log;
-use crate::spec::JobSpec;
+use crate::net::Transport;
+use crate::spec::{JobSpec, TransportKind};
 use crate::wire::{self, build, Outbound};
 
 /// How a worker process runs.
@@ -41,6 +43,13 @@ pub struct WorkerOptions {
     pub job_timeout: Duration,
     /// What to print.
     pub log: Log,
+    /// Plaintext to a loopback leader, or mutual TLS with the job's certificates.
+    pub transport: Transport,
+    /// Test only: behave as a zombie that ignores its own fencing (a lost lease, a
+    /// claim gone from etcd) and, on every reconnect, sends its last report again
+    /// right behind its Hello, so tests can check the leader refuses it.
+    #[cfg(feature = "harness")]
+    pub zombie: bool,
 }
 
 /// What a worker did.
@@ -71,6 +80,10 @@ struct Ctx<J> {
     name: String,
     log: Log,
     limits: Limits,
+    transport: Transport,
+    zombie: bool,
+    /// The zombie's last report (node, epoch, position, output).
+    last_sent: std::sync::Mutex<Option<(usize, i64, u64, Vec<u8>)>>,
 }
 
 /// Runs a worker of job `opts.job`, whose spec must be of `kind`, until the job is
@@ -86,6 +99,10 @@ pub async fn run_worker<K: JobKind>(
     kind: K,
 ) -> Result<WorkerOutcome, ClusterError> {
     let keys = JobKeys::new(&opts.job)?;
+    if let Some(tls) = opts.transport.tls() {
+        tls.check_client_certificate()?;
+    }
+    opts.etcd_options.check_endpoints(&opts.etcd)?;
     let etcd = Etcd::connect(&opts.etcd, opts.etcd_options.clone()).await?;
     let control = JobControl::new(etcd.clone(), keys.clone());
     let log = opts.log.clone();
@@ -108,6 +125,24 @@ pub async fn run_worker<K: JobKind>(
     };
     let spec = JobSpec::parse(&found.value)?;
     spec.check_build()?;
+    match (spec.transport, &opts.transport) {
+        (TransportKind::MutualTls, Transport::Loopback) => {
+            return Err(ClusterError::Config(format!(
+                "job {:?} runs over mutual TLS: give this worker the job's certificates \
+                 with --tls-ca, --tls-cert and --tls-key",
+                opts.job
+            )))
+        }
+        (TransportKind::Loopback, Transport::MutualTls(_)) => {
+            return Err(ClusterError::Config(format!(
+                "job {:?} runs without TLS (plaintext on loopback) but this worker was given \
+                 certificates; it never falls back to plaintext: drop --tls-* here, or \
+                 restart the job's coordinators with them",
+                opts.job
+            )))
+        }
+        _ => {}
+    }
     if spec.kind != kind.kind() {
         return Err(ClusterError::Spec(format!(
             "job {:?} is a {:?} job; this worker runs {:?} jobs",
@@ -144,6 +179,12 @@ pub async fn run_worker<K: JobKind>(
         name: opts.name.clone(),
         log,
         spec,
+        transport: opts.transport.clone(),
+        #[cfg(feature = "harness")]
+        zombie: opts.zombie,
+        #[cfg(not(feature = "harness"))]
+        zombie: false,
+        last_sent: std::sync::Mutex::new(None),
     };
     work(&ctx, &etcd).await
 }
@@ -160,6 +201,10 @@ async fn work<J: Job>(ctx: &Ctx<J>, etcd: &Etcd) -> Result<WorkerOutcome, Cluste
         .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
         % nodes;
     let poll = Duration::from_millis(50);
+    let holder = ClaimHolder {
+        worker: ctx.name.clone(),
+        cert: ctx.transport.tls().map(|t| t.fingerprint().to_owned()),
+    };
     loop {
         if ctx.control.is_complete().await? {
             ctx.log.say("the job is complete; exiting");
@@ -179,7 +224,8 @@ async fn work<J: Job>(ctx: &Ctx<J>, etcd: &Etcd) -> Result<WorkerOutcome, Cluste
             if view.done.contains(&node) || view.owners.contains_key(&node) {
                 continue;
             }
-            if let ClaimOutcome::Claimed(c) = ctx.control.claim(node, lease.id(), &ctx.name).await?
+            if let ClaimOutcome::Claimed(c) =
+                ctx.control.claim_as(node, lease.id(), &holder).await?
             {
                 claim = Some(c);
                 break;
@@ -263,21 +309,24 @@ async fn run_claim<J: Job>(
     let mut ran = 0;
     let mut refusals = 0;
     loop {
-        if !lease.is_valid() {
+        if !lease.is_valid() && !ctx.zombie {
             return Ok((
                 ClaimEnd::Lost("my lease could not be renewed in time".into()),
                 ran,
             ));
         }
-        if ctx.control.owner(claim.node).await? != Some(claim.epoch) {
+        if !ctx.zombie && ctx.control.owner(claim.node).await? != Some(claim.epoch) {
             return Ok((ClaimEnd::Lost("the claim is gone from etcd".into()), ran));
         }
         let Some(leader) = current_leader(ctx.control.etcd(), &keys.election()).await? else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let mut client = match crate::net::connect(&leader.value, ctx.limits).await {
+        let mut client = match crate::net::connect(&leader.value, ctx.limits, &ctx.transport).await
+        {
             Ok(c) => c,
+            // Plaintext to a non-loopback leader: never, and retrying will not help.
+            Err(e @ ClusterError::Config(_)) => return Err(e),
             Err(e) => {
                 ctx.log.say(format!("{e}; retrying"));
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -295,6 +344,20 @@ async fn run_claim<J: Job>(
         );
         // The channel is fresh: this cannot fail.
         let _ = out_tx.send(hello).await;
+        if ctx.zombie {
+            let last = ctx
+                .last_sent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            if let Some((node, epoch, pos, bytes)) = last.filter(|l| l.0 == claim.node) {
+                ctx.log.say(format!(
+                    "zombie: sending a late report of node {node} position {pos} (epoch \
+                     {epoch}) behind my Hello"
+                ));
+                let _ = out_tx.send(build::report(node, epoch, pos, bytes)).await;
+            }
+        }
         let mut inbound = match client.work(ReceiverStream::new(out_rx)).await {
             Ok(r) => r.into_inner(),
             Err(e) => {
@@ -393,6 +456,10 @@ async fn stream_queue<J: Job>(
                 Some((pos, Ok(bytes))) => {
                     next = pos + 1;
                     *ran += 1;
+                    if ctx.zombie {
+                        *ctx.last_sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some((claim.node, claim.epoch, pos, bytes.clone()));
+                    }
                     if out.send(build::report(claim.node, claim.epoch, pos, bytes)).await.is_err() {
                         break None;
                     }
@@ -413,7 +480,7 @@ async fn stream_queue<J: Job>(
                 }
                 beats_seen = beats;
             }
-            () = lease.lost() => {
+            () = lease.lost(), if !ctx.zombie => {
                 break Some(ClaimEnd::Lost("my lease expired".into()));
             }
             m = inbound.message() => match m {

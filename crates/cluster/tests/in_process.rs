@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use snapstate_cluster::etcd::{current_leader, ClaimOutcome, Etcd, JobControl, Lease};
 use snapstate_cluster::harness::EtcdCluster;
+use snapstate_cluster::net::Transport;
 use snapstate_cluster::proto::leader_message::Body;
 use snapstate_cluster::wire::build;
 use snapstate_cluster::{
@@ -84,9 +85,10 @@ async fn a_zombie_report_is_refused_and_its_node_is_redone() {
     let ClaimOutcome::Claimed(claim) = ctl.claim(0, lease.id(), "zombie").await.unwrap() else {
         panic!("node 0 is free");
     };
-    let mut rpc = snapstate_cluster::net::connect(&leader.value, Limits::new(1 << 16))
-        .await
-        .unwrap();
+    let mut rpc =
+        snapstate_cluster::net::connect(&leader.value, Limits::new(1 << 16), &Transport::Loopback)
+            .await
+            .unwrap();
     let (tx, rx) = tokio::sync::mpsc::channel(8);
     tx.send(build::hello(
         "zombie",
@@ -194,9 +196,13 @@ async fn malformed_messages_end_their_stream_not_the_leader() {
             "second Hello" => vec![build::hello("garbage", spec_rev, leader.epoch, 1, e, "bad")],
             _ => vec![snapstate_cluster::proto::WorkerMessage { body: None }],
         };
-        let mut rpc = snapstate_cluster::net::connect(&leader.value, Limits::new(1 << 20))
-            .await
-            .unwrap();
+        let mut rpc = snapstate_cluster::net::connect(
+            &leader.value,
+            Limits::new(1 << 20),
+            &Transport::Loopback,
+        )
+        .await
+        .unwrap();
         let (tx, rx) = tokio::sync::mpsc::channel(8);
         tx.send(build::hello(
             "garbage",

@@ -46,9 +46,13 @@ async fn reports_per_second_from_eight_workers() {
         else {
             panic!("node {node} is free");
         };
-        let mut rpc = snapstate_cluster::net::connect(&leader.value, Limits::new(1 << 16))
-            .await
-            .unwrap();
+        let mut rpc = snapstate_cluster::net::connect(
+            &leader.value,
+            Limits::new(1 << 16),
+            &snapstate_cluster::net::Transport::Loopback,
+        )
+        .await
+        .unwrap();
         let (tx, rx) = tokio::sync::mpsc::channel(1024);
         tx.send(build::hello(
             "throughput",

@@ -14,6 +14,7 @@ use etcd_client::{Compare, CompareOp, GetOptions, PutOptions, TxnOp, TxnOpRespon
 
 use super::election::Leadership;
 use super::pool::Etcd;
+use crate::claim::ClaimHolder;
 use crate::error::ClusterError;
 use crate::keys::JobKeys;
 
@@ -186,10 +187,32 @@ impl JobControl {
             .map(etcd_client::KeyValue::create_revision))
     }
 
-    /// Tries to claim node `node` on `lease` for `worker` (a name for logs).
+    /// The current claim of node `node`: its epoch and who made it (`None` for the
+    /// holder if the owner value is not one this build writes).
     ///
-    /// Safe to retry: if an earlier attempt whose answer was lost did create the key,
-    /// the key is on our lease and is recognised as our claim.
+    /// # Errors
+    ///
+    /// [`ClusterError::Etcd`] if etcd cannot be asked.
+    pub async fn holder(
+        &self,
+        node: usize,
+    ) -> Result<Option<(i64, Option<ClaimHolder>)>, ClusterError> {
+        let key = self.keys.owner(node);
+        let resp = self
+            .etcd
+            .call("get owner", |mut c| {
+                let key = key.clone();
+                async move { c.get(key, None).await }
+            })
+            .await?;
+        Ok(resp
+            .kvs()
+            .first()
+            .map(|kv| (kv.create_revision(), ClaimHolder::parse(kv.value()))))
+    }
+
+    /// Tries to claim node `node` on `lease` for `worker` (a name for logs), without a
+    /// certificate: [`claim_as`](Self::claim_as) with no fingerprint.
     ///
     /// # Errors
     ///
@@ -200,6 +223,28 @@ impl JobControl {
         lease: i64,
         worker: &str,
     ) -> Result<ClaimOutcome, ClusterError> {
+        let holder = ClaimHolder {
+            worker: worker.to_owned(),
+            cert: None,
+        };
+        self.claim_as(node, lease, &holder).await
+    }
+
+    /// Tries to claim node `node` on `lease` for `holder`.
+    ///
+    /// Safe to retry: if an earlier attempt whose answer was lost did create the key,
+    /// the key is on our lease and is recognised as our claim.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Etcd`] if etcd cannot be asked.
+    pub async fn claim_as(
+        &self,
+        node: usize,
+        lease: i64,
+        holder: &ClaimHolder,
+    ) -> Result<ClaimOutcome, ClusterError> {
+        let worker = holder.to_json();
         let owner = self.keys.owner(node);
         let done = self.keys.done(node);
         let resp = self
@@ -212,7 +257,7 @@ impl JobControl {
                     ])
                     .and_then([TxnOp::put(
                         owner.clone(),
-                        worker,
+                        worker.clone(),
                         Some(PutOptions::new().with_lease(lease)),
                     )])
                     .or_else([

@@ -12,3 +12,6 @@ pub use election::{campaign, current_leader, still_leader, LeaderInfo, Leadershi
 pub use lease::{ensure_valid, Lease, SELF_FENCE};
 pub use pool::{Etcd, EtcdOptions};
 pub use watch::{watch_prefix, KeyEvent, WatchItem};
+
+/// etcd-client's TLS types, for callers that set up the etcd connection's TLS by hand.
+pub use etcd_client::{Certificate, Identity, TlsOptions};

@@ -32,6 +32,18 @@ pub struct EtcdOptions {
     connect_timeout: Duration,
     op_timeout: Duration,
     retry_for: Duration,
+    tls: Option<etcd_client::TlsOptions>,
+    user: Option<(String, Password)>,
+}
+
+/// A password that never shows in `Debug` output.
+#[derive(Clone)]
+struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<password>")
+    }
 }
 
 impl Default for EtcdOptions {
@@ -41,6 +53,8 @@ impl Default for EtcdOptions {
             connect_timeout: Duration::from_secs(5),
             op_timeout: Duration::from_secs(1),
             retry_for: Duration::from_secs(10),
+            tls: None,
+            user: None,
         }
     }
 }
@@ -75,6 +89,82 @@ impl EtcdOptions {
     pub fn retry_for(mut self, d: Duration) -> Self {
         self.retry_for = d;
         self
+    }
+
+    /// Talks to etcd over TLS (`https://` URLs), trusting only `tls`'s CA and
+    /// presenting its certificate (etcd's `--client-cert-auth`).
+    #[must_use]
+    pub fn tls(mut self, tls: &crate::tls::Tls) -> Self {
+        self.tls = Some(tls.etcd_options());
+        self
+    }
+
+    /// Talks to etcd over TLS with these options (for a CA without a client
+    /// certificate, e.g. with [`user`](Self::user)).
+    #[must_use]
+    pub fn tls_options(mut self, tls: etcd_client::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Authenticates as etcd user `name` (etcd's `auth enable`). etcd-client signs in
+    /// when it connects, so every endpoint listed must answer at start.
+    #[must_use]
+    pub fn user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.user = Some((name.into(), Password(password.into())));
+        self
+    }
+
+    /// Checks the endpoint URLs against the security settings: `http://` only to a
+    /// loopback address, `https://` only with TLS material.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Config`] saying what to change.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use snapstate_cluster::etcd::EtcdOptions;
+    ///
+    /// let o = EtcdOptions::default();
+    /// assert!(o.check_endpoints(&["http://127.0.0.1:2379".into()]).is_ok());
+    /// let e = o.check_endpoints(&["http://10.0.0.1:2379".into()]).unwrap_err();
+    /// assert!(e.to_string().contains("https://"));
+    /// ```
+    pub fn check_endpoints(&self, endpoints: &[String]) -> Result<(), ClusterError> {
+        for ep in endpoints {
+            let (https, rest) = if let Some(r) = ep.strip_prefix("https://") {
+                (true, r)
+            } else if let Some(r) = ep.strip_prefix("http://") {
+                (false, r)
+            } else {
+                return Err(ClusterError::Config(format!(
+                    "etcd URL {ep:?} must start with http:// (loopback only) or https://"
+                )));
+            };
+            let hostport = rest.split('/').next().unwrap_or(rest);
+            let (host, _) = crate::net::split_host_port(hostport)?;
+            match (https, self.tls.is_some()) {
+                (true, false) => {
+                    return Err(ClusterError::Config(format!(
+                        "etcd URL {ep} is https:// but no CA was given: add --etcd-ca (and                          --etcd-cert, --etcd-key for etcd's --client-cert-auth), or                          --tls-ca, --tls-cert, --tls-key to use the job's certificates"
+                    )))
+                }
+                (false, true) => {
+                    return Err(ClusterError::Config(format!(
+                        "etcd URL {ep} is http:// but TLS certificates were given for etcd:                          use https:// URLs (start etcd with --cert-file, --key-file,                          --trusted-ca-file, --client-cert-auth)"
+                    )))
+                }
+                (false, false) if !crate::net::is_loopback_host(host) => {
+                    return Err(ClusterError::Config(format!(
+                        "refusing to talk to etcd at {ep} in plaintext: it is not a loopback                          address; start etcd with TLS and give https:// URLs with --etcd-ca,                          --etcd-cert, --etcd-key (docs/distributed.md, section Security)"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -138,16 +228,43 @@ impl Etcd {
                 "--etcd needs at least one client URL, e.g. http://127.0.0.1:2379".into(),
             ));
         }
+        opts.check_endpoints(endpoints)?;
         let mut clients = Vec::new();
         for ep in endpoints {
-            let options = ConnectOptions::new()
+            let mut options = ConnectOptions::new()
                 .with_connect_timeout(opts.op_timeout)
                 .with_keep_alive(Duration::from_millis(500), opts.op_timeout)
                 .with_keep_alive_while_idle(true)
                 .with_require_leader(true);
+            if let Some(tls) = &opts.tls {
+                options = options.with_tls(tls.clone());
+            }
+            if let Some((name, password)) = &opts.user {
+                options = options
+                    .with_user(name.clone(), password.0.clone())
+                    .with_auto_token_refresh(true);
+            }
             let client = Client::connect([ep.as_str()], Some(options))
                 .await
-                .map_err(|e| ClusterError::Config(format!("bad etcd URL {ep:?}: {e}")))?;
+                .map_err(|e| match (&opts.user, &e) {
+                    (Some((name, _)), etcd_client::Error::GRpcStatus(s))
+                        if s.code() == tonic::Code::InvalidArgument
+                            || s.code() == tonic::Code::Unauthenticated
+                            || s.code() == tonic::Code::FailedPrecondition =>
+                    {
+                        ClusterError::Config(format!(
+                            "etcd at {ep} refused user {name:?}: {}; check --etcd-user and \
+                             the password in $SNAPSTATE_ETCD_PASSWORD",
+                            s.message()
+                        ))
+                    }
+                    (Some(_), _) => ClusterError::Unreachable {
+                        endpoints: ep.clone(),
+                        waited: opts.op_timeout,
+                        last: crate::net::error_chain(&e),
+                    },
+                    _ => ClusterError::Config(format!("bad etcd URL {ep:?}: {e}")),
+                })?;
             clients.push(client);
         }
         let etcd = Etcd(Arc::new(Inner {
@@ -178,7 +295,9 @@ impl Etcd {
                         self.0.current.store(i, Ordering::Relaxed);
                         return Ok(());
                     }
-                    Ok(Err(e)) => last = format!("{}: {e}", self.0.endpoints[i]),
+                    Ok(Err(e)) => {
+                        last = format!("{}: {}", self.0.endpoints[i], crate::net::error_chain(&e))
+                    }
                     Err(_) => last = format!("{}: no answer in {wait:?}", self.0.endpoints[i]),
                 }
             }

@@ -22,8 +22,10 @@ use crate::keys::JobKeys;
 use crate::limits::Limits;
 use crate::log::Log;
 use crate::metrics::Metrics;
+use crate::net::{check_listen, check_peer, split_host_port, RefusalSink, Transport};
 use crate::pointer::Pointer;
 use crate::spec::JobSpec;
+use crate::spec::TransportKind;
 use crate::store::Store;
 use crate::table::ProgressTable;
 
@@ -55,6 +57,9 @@ pub struct CoordinatorOptions {
     pub log: Log,
     /// How each output is checked when it arrives.
     pub check_output: crate::job::OutputCheck,
+    /// Plaintext on loopback, or mutual TLS with the job's certificates: for the gRPC
+    /// listener and the metrics endpoint alike.
+    pub transport: Transport,
 }
 
 /// A completed job, as one coordinator saw it.
@@ -84,6 +89,7 @@ pub async fn run_coordinator(
 ) -> Result<CoordinatorOutcome, ClusterError> {
     let keys = JobKeys::new(&spec.job)?;
     let log = opts.log.clone();
+    check_endpoints(&opts, &spec)?;
     let etcd = Etcd::connect(&opts.etcd, opts.etcd_options.clone()).await?;
     let control = JobControl::new(etcd.clone(), keys.clone());
     if let Some(existing) = control.spec().await? {
@@ -103,22 +109,41 @@ pub async fn run_coordinator(
     store()?;
     let metrics = Arc::new(Metrics::default());
     if let Some(addr) = opts.metrics {
-        let bound = crate::metrics::serve(addr, Arc::clone(&metrics)).await?;
-        log.say(format!("metrics on http://{bound}/metrics"));
+        let bound =
+            crate::metrics::serve(addr, Arc::clone(&metrics), &opts.transport, log.clone()).await?;
+        let scheme = if opts.transport.tls().is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        log.say(format!("metrics on {scheme}://{bound}/metrics"));
     }
-    let (listener, local) = crate::net::bind(opts.listen, "--listen").await?;
+    let refusals = RefusalSink::new(log.clone(), Some(metrics.refused_connections.clone()));
+    let (listener, local) =
+        crate::net::bind(opts.listen, "--listen", &opts.transport, refusals).await?;
     let advertise = opts.advertise.clone().unwrap_or_else(|| local.to_string());
+    if let Some(tls) = opts.transport.tls() {
+        let (host, _) = split_host_port(&advertise)?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        tls.check_server_certificate(host)?;
+    }
     let current: Current = Arc::default();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = crate::net::serve(
         listener,
-        Service(Arc::clone(&current)),
+        Service::new(Arc::clone(&current), spec.plan.nodes),
         limits,
         async move {
             let _ = stop_rx.wait_for(|s| *s).await;
         },
     );
-    log.say(format!("listening on {local} (advertised as {advertise})"));
+    log.say(format!(
+        "listening on {local} (advertised as {advertise}; {})",
+        opts.transport.name()
+    ));
 
     let mut terms = 0;
     let result = loop {
@@ -199,6 +224,31 @@ pub async fn run_coordinator(
     stop_tx.send_replace(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     result
+}
+
+/// Checks the addresses and certificates before anything is contacted.
+fn check_endpoints(opts: &CoordinatorOptions, spec: &JobSpec) -> Result<(), ClusterError> {
+    check_listen(opts.listen, "--listen", &opts.transport)?;
+    if let Some(m) = opts.metrics {
+        check_listen(m, "--metrics", &opts.transport)?;
+    }
+    if let Some(a) = &opts.advertise {
+        check_peer(a, "--advertise", &opts.transport)?;
+    }
+    let want = match opts.transport {
+        Transport::Loopback => TransportKind::Loopback,
+        Transport::MutualTls(_) => TransportKind::MutualTls,
+    };
+    if spec.transport != want {
+        return Err(ClusterError::Invariant(format!(
+            "the spec says {} but the coordinator runs {}",
+            spec.transport, want
+        )));
+    }
+    if let Some(tls) = opts.transport.tls() {
+        tls.check_client_certificate()?;
+    }
+    Ok(())
 }
 
 fn check_same_job(keys: &JobKeys, existing: &JobSpec, ours: &JobSpec) -> Result<(), ClusterError> {
@@ -308,6 +358,7 @@ async fn lead_term(
         Arc::clone(metrics),
         tx,
         opts.check_output,
+        opts.transport.tls().is_some(),
     ));
     *current
         .write()

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
@@ -27,7 +27,26 @@ pub(crate) type Current = Arc<std::sync::RwLock<Option<Arc<LeaderState>>>>;
 /// The `Leader` service: it lives as long as the process and serves whichever term is
 /// current; while the coordinator is a standby every stream is refused at once.
 #[derive(Debug, Clone)]
-pub(crate) struct Service(pub(crate) Current);
+pub(crate) struct Service {
+    current: Current,
+    /// Bounds the streams open at once (a claim has one; reconnects overlap briefly),
+    /// so a peer opening streams in a loop cannot exhaust the leader.
+    streams: Arc<Semaphore>,
+}
+
+impl Service {
+    pub(crate) fn new(current: Current, nodes: usize) -> Self {
+        Service {
+            current,
+            streams: Arc::new(Semaphore::new(max_streams(nodes))),
+        }
+    }
+}
+
+/// The most `Work` streams served at once for a job of `nodes` nodes.
+pub(crate) fn max_streams(nodes: usize) -> usize {
+    nodes.saturating_mul(4).saturating_add(16)
+}
 
 type WorkStream = Pin<Box<dyn Stream<Item = Result<LeaderMessage, Status>> + Send>>;
 
@@ -39,18 +58,29 @@ impl Leader for Service {
         &self,
         request: Request<Streaming<WorkerMessage>>,
     ) -> Result<Response<Self::WorkStream>, Status> {
+        // The certificate the peer proved it holds at the handshake (TLS only).
+        let peer_cert = request
+            .peer_certs()
+            .and_then(|c| c.first().map(|c| crate::tls::fingerprint(c.as_ref())));
         let inbound = request.into_inner();
         let (tx, rx) = mpsc::channel(64);
         let current = self
-            .0
+            .current
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        match current {
-            Some(state) => {
-                tokio::spawn(handle(state, inbound, tx));
+        let permit = Arc::clone(&self.streams).try_acquire_owned();
+        match (current, permit) {
+            (Some(state), Ok(permit)) => {
+                tokio::spawn(handle(state, inbound, tx, peer_cert, permit));
             }
-            None => {
+            (Some(state), Err(_)) => {
+                state.metrics.refused.inc();
+                let _ = tx.try_send(Ok(build::fenced(
+                    "too many streams open at this leader; retry later",
+                )));
+            }
+            (None, _) => {
                 let _ = tx.try_send(Ok(build::fenced(
                     "this coordinator is not the leader (it is a standby)",
                 )));
@@ -96,7 +126,49 @@ fn check_hello(state: &LeaderState, h: &Hello) -> Result<(), String> {
     Ok(())
 }
 
-async fn handle(state: Arc<LeaderState>, mut inbound: Streaming<WorkerMessage>, tx: Responder) {
+/// Checks that the claim `(node, epoch)` of a Hello is the node's current one in etcd,
+/// and, under TLS, that it was made with the certificate the stream came with.
+async fn check_claim(
+    state: &LeaderState,
+    hello: &Hello,
+    peer_cert: Option<&str>,
+) -> Result<(), String> {
+    let found = state
+        .control
+        .holder(hello.node)
+        .await
+        .map_err(|e| format!("cannot check the claim: {e}"))?;
+    let holder = match found {
+        Some((e, holder)) if e == hello.epoch => holder,
+        Some((e, _)) => return Err(format!("node {}'s claim in etcd is epoch {e}", hello.node)),
+        None => return Err(format!("node {} has no claim in etcd", hello.node)),
+    };
+    if !state.tls {
+        return Ok(());
+    }
+    let claimed = holder.and_then(|h| h.cert);
+    match (claimed.as_deref(), peer_cert) {
+        (Some(c), Some(p)) if c == p => Ok(()),
+        (_, None) => Err("the stream came without a client certificate".into()),
+        (None, Some(_)) => Err(format!(
+            "node {}'s claim (epoch {}) names no certificate: it was not made by a worker \
+             of this job",
+            hello.node, hello.epoch
+        )),
+        (Some(_), Some(_)) => Err(format!(
+            "node {}'s claim (epoch {}) was made with another certificate than this stream's",
+            hello.node, hello.epoch
+        )),
+    }
+}
+
+async fn handle(
+    state: Arc<LeaderState>,
+    mut inbound: Streaming<WorkerMessage>,
+    tx: Responder,
+    peer_cert: Option<String>,
+    _permit: OwnedSemaphorePermit,
+) {
     let nodes = state.nodes();
     let first = match tokio::time::timeout(HELLO_WITHIN, inbound.message()).await {
         Ok(Ok(Some(m))) => m,
@@ -122,17 +194,10 @@ async fn handle(state: Arc<LeaderState>, mut inbound: Streaming<WorkerMessage>, 
     if let Err(reason) = check_hello(&state, &hello) {
         return refuse(&state, &tx, &who, reason).await;
     }
-    // The claim must be the node's current one in etcd, not merely what the worker says.
-    match state.control.owner(hello.node).await {
-        Ok(Some(e)) if e == hello.epoch => {}
-        Ok(found) => {
-            let reason = match found {
-                Some(e) => format!("node {}'s claim in etcd is epoch {e}", hello.node),
-                None => format!("node {} has no claim in etcd", hello.node),
-            };
-            return refuse(&state, &tx, &who, reason).await;
-        }
-        Err(e) => return refuse(&state, &tx, &who, format!("cannot check the claim: {e}")).await,
+    // The claim must be the node's current one in etcd, not merely what the worker says,
+    // and (under TLS) this stream's certificate must be the one that made it.
+    if let Err(reason) = check_claim(&state, &hello, peer_cert.as_deref()).await {
+        return refuse(&state, &tx, &who, reason).await;
     }
     let (reply_tx, reply_rx) = oneshot::channel();
     let (node, epoch, worker) = (hello.node, hello.epoch, hello.worker.clone());

@@ -49,6 +49,9 @@ pub(crate) struct LeaderState {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) to_control: mpsc::Sender<ControlMsg>,
     pub(crate) check_output: crate::job::OutputCheck,
+    /// Whether streams come over mutual TLS (a claim must then name the stream's
+    /// certificate).
+    pub(crate) tls: bool,
     /// The response stream of each attached session.
     streams: Mutex<HashMap<u64, Responder>>,
 }
@@ -66,6 +69,7 @@ impl LeaderState {
         metrics: Arc<Metrics>,
         to_control: mpsc::Sender<ControlMsg>,
         check_output: crate::job::OutputCheck,
+        tls: bool,
     ) -> Self {
         LeaderState {
             table,
@@ -78,6 +82,7 @@ impl LeaderState {
             metrics,
             to_control,
             check_output,
+            tls,
             streams: Mutex::new(HashMap::new()),
         }
     }

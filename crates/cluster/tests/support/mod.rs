@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use snapstate_cluster::etcd::EtcdOptions;
+use snapstate_cluster::net::Transport;
 use snapstate_cluster::{
     CoordinatorOptions, JobKind, JobSpec, Log, OutputCheck, Plan, Runtime, WorkerOptions,
 };
@@ -103,6 +104,7 @@ pub(crate) fn coordinator(etcd: &[String], store: &Path, quiet: bool) -> Coordin
         lease_ttl: Duration::from_secs(1),
         log: Log::new("coordinator", "test").quiet(quiet),
         check_output: OutputCheck::decodes::<u64>(),
+        transport: Transport::Loopback,
     }
 }
 
@@ -114,5 +116,7 @@ pub(crate) fn worker(etcd: &[String], job: &str, name: &str, quiet: bool) -> Wor
         name: name.to_owned(),
         job_timeout: Duration::from_secs(5),
         log: Log::new("worker", name).quiet(quiet),
+        transport: Transport::Loopback,
+        zombie: false,
     }
 }
