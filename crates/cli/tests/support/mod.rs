@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use snapstate_cluster::harness::{ChildGuard, EtcdCluster};
+use snapstate_cluster::harness::{ChildGuard, EtcdCluster, Pki, Role};
 
 pub(crate) fn snapstate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_snapstate"))
@@ -22,6 +22,10 @@ pub(crate) struct Scenario {
     pub(crate) job_flags: Vec<String>,
     pub(crate) procs: Vec<(String, ChildGuard)>,
     pub(crate) ttl: u64,
+    /// With TLS: the job's CA (etcd's too), and the names coordinators' certificates
+    /// carry besides loopback.
+    pub(crate) pki: Option<Pki>,
+    pub(crate) sans: Vec<String>,
 }
 
 /// One log line: wall-clock milliseconds and text.
@@ -59,8 +63,41 @@ impl Scenario {
         nodes: u32,
         slow_ms: u64,
     ) -> Self {
-        let etcd = EtcdCluster::start_on(members, host)
-            .expect("etcd starts (apt-get install etcd-server etcd-client)");
+        Self::build(host, members, job, docs, shards, nodes, slow_ms, false)
+    }
+
+    /// Like `new_on`, with mutual TLS everywhere: a CA made for the scenario, etcd over
+    /// TLS with client certificates, and certificates for every coordinator and worker.
+    pub(crate) fn new_tls(
+        host: &str,
+        members: usize,
+        job: &str,
+        docs: u32,
+        shards: u32,
+        nodes: u32,
+        slow_ms: u64,
+    ) -> Self {
+        Self::build(host, members, job, docs, shards, nodes, slow_ms, true)
+    }
+
+    #[allow(clippy::too_many_arguments)] // The scenario's shape, one call site each.
+    fn build(
+        host: &str,
+        members: usize,
+        job: &str,
+        docs: u32,
+        shards: u32,
+        nodes: u32,
+        slow_ms: u64,
+        tls: bool,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = tls.then(|| Pki::new(&dir.path().join("pki"), "job").unwrap());
+        let etcd = match &pki {
+            Some(pki) => EtcdCluster::start_tls(members, host, pki),
+            None => EtcdCluster::start_on(members, host),
+        }
+        .expect("etcd starts (apt-get install etcd-server etcd-client)");
         let job_flags = vec![
             "--docs".into(),
             docs.to_string(),
@@ -75,12 +112,38 @@ impl Scenario {
         ];
         Scenario {
             etcd,
-            dir: tempfile::tempdir().unwrap(),
+            dir,
             job: job.into(),
             job_flags,
             procs: Vec::new(),
             ttl: 1,
+            pki,
+            sans: vec![host.to_owned()],
         }
+    }
+
+    /// The TLS flags of process `name` (a certificate issued for it), if TLS is on.
+    pub(crate) fn tls_flags(&self, name: &str, role: Role) -> Vec<String> {
+        let Some(pki) = &self.pki else {
+            return Vec::new();
+        };
+        let mut sans = vec!["127.0.0.1", "localhost"];
+        sans.extend(self.sans.iter().map(String::as_str));
+        let sans = if role == Role::Server {
+            sans
+        } else {
+            Vec::new()
+        };
+        let f = pki.issue(name, role, &sans, false).unwrap();
+        let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+        vec![
+            "--tls-ca".into(),
+            s(&f.ca),
+            "--tls-cert".into(),
+            s(&f.cert),
+            "--tls-key".into(),
+            s(&f.key),
+        ]
     }
 
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -130,7 +193,8 @@ impl Scenario {
             .args(["--lease-ttl", &self.ttl.to_string()])
             .args(&self.job_flags)
             .arg("-o")
-            .arg(self.path(&format!("{name}-out")));
+            .arg(self.path(&format!("{name}-out")))
+            .args(self.tls_flags(name, Role::Server));
         c
     }
 
@@ -148,7 +212,8 @@ impl Scenario {
     pub(crate) fn worker_args(&self, name: &str, mut c: Command) -> Command {
         let eps = self.etcd.endpoints_arg();
         c.arg("worker")
-            .args(["--etcd", &eps, "--job", &self.job, "--name", name]);
+            .args(["--etcd", &eps, "--job", &self.job, "--name", name])
+            .args(self.tls_flags(name, Role::Client));
         c
     }
 
@@ -238,6 +303,18 @@ impl Scenario {
             assert!(Instant::now() < deadline, "no coordinator became leader");
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// The address coordinator `name` listens on (from its log).
+    pub(crate) fn listen_addr(&self, name: &str, timeout: Duration) -> String {
+        self.wait_line(name, "listening on ", timeout);
+        self.log(name)
+            .iter()
+            .find_map(|l| {
+                let rest = l.text.split_once("listening on ")?.1;
+                Some(rest.split_whitespace().next()?.to_owned())
+            })
+            .unwrap()
     }
 
     /// The node worker `name` holds now (its last claim), if any.

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::pki::{Pki, Role};
+use crate::tls::TlsFiles;
+
 /// Why a test cluster could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
@@ -63,6 +66,9 @@ pub struct EtcdCluster {
     /// The address clients reach the members at (127.0.0.1, or a test namespace's
     /// veth address), besides loopback.
     host: String,
+    /// With TLS: the members' server certificate and a client certificate for etcdctl
+    /// (etcd runs with `--client-cert-auth`).
+    tls: Option<(TlsFiles, TlsFiles)>,
 }
 
 /// A loopback port that was free a moment ago (bound to port 0, then released).
@@ -93,6 +99,33 @@ impl EtcdCluster {
     ///
     /// As for [`start`](Self::start).
     pub fn start_on(members: usize, host: &str) -> Result<Self, HarnessError> {
+        Self::start_with(members, host, None)
+    }
+
+    /// Like [`start_on`](Self::start_on), with the client URLs over TLS: the members
+    /// hold a server certificate of `pki` and require client certificates of it
+    /// (`--client-cert-auth`); [`endpoints`](Self::endpoints) are `https://` URLs.
+    ///
+    /// # Errors
+    ///
+    /// As for [`start`](Self::start).
+    pub fn start_tls(members: usize, host: &str, pki: &Pki) -> Result<Self, HarnessError> {
+        Self::start_with(members, host, Some(pki))
+    }
+
+    fn start_with(members: usize, host: &str, pki: Option<&Pki>) -> Result<Self, HarnessError> {
+        let tls = match pki {
+            Some(pki) => Some((
+                pki.issue(
+                    "etcd-server",
+                    Role::Server,
+                    &["127.0.0.1", "localhost", host],
+                    false,
+                )?,
+                pki.issue("etcdctl", Role::Client, &[], false)?,
+            )),
+            None => None,
+        };
         let dir = tempfile::Builder::new()
             .prefix("snapstate-etcd-")
             .tempdir()?;
@@ -120,6 +153,7 @@ impl EtcdCluster {
             token,
             dir,
             host: host.to_owned(),
+            tls,
         };
         for i in 0..members {
             cluster.spawn(i, "new")?;
@@ -140,13 +174,24 @@ impl EtcdCluster {
         let initial = self.initial_cluster();
         let m = &mut self.members[i];
         let log = File::options().create(true).append(true).open(&m.log)?;
-        let mut client = format!("http://127.0.0.1:{}", m.client_port);
-        let advertise = format!("http://{}:{}", self.host, m.client_port);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let mut client = format!("{scheme}://127.0.0.1:{}", m.client_port);
+        let advertise = format!("{scheme}://{}:{}", self.host, m.client_port);
         if self.host != "127.0.0.1" {
             client = format!("{client},{advertise}");
         }
         let peer = format!("http://127.0.0.1:{}", m.peer_port);
-        let child = Command::new("etcd")
+        let mut etcd = Command::new("etcd");
+        if let Some((server, _)) = &self.tls {
+            etcd.arg("--cert-file")
+                .arg(&server.cert)
+                .arg("--key-file")
+                .arg(&server.key)
+                .arg("--trusted-ca-file")
+                .arg(&server.ca)
+                .arg("--client-cert-auth");
+        }
+        let child = etcd
             .arg("--name")
             .arg(&m.name)
             .arg("--data-dir")
@@ -184,7 +229,28 @@ impl EtcdCluster {
 
     /// Member `i`'s client URL.
     pub fn endpoint(&self, i: usize) -> String {
-        format!("http://{}:{}", self.host, self.members[i].client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}:{}", self.host, self.members[i].client_port)
+    }
+
+    /// etcdctl's connection flags: the endpoints, and with TLS its certificates.
+    pub fn etcdctl(&self) -> Command {
+        let mut c = Command::new("etcdctl");
+        c.env("ETCDCTL_API", "3");
+        if let Some((_, client)) = &self.tls {
+            c.arg("--cacert")
+                .arg(&client.ca)
+                .arg("--cert")
+                .arg(&client.cert)
+                .arg("--key")
+                .arg(&client.key);
+        }
+        c
+    }
+
+    /// The client certificate etcdctl uses (TLS only).
+    pub fn client_files(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref().map(|(_, c)| c)
     }
 
     /// The number of members.
@@ -227,8 +293,8 @@ impl EtcdCluster {
             if m.child.is_none() {
                 continue;
             }
-            let out = Command::new("etcdctl")
-                .env("ETCDCTL_API", "3")
+            let out = self
+                .etcdctl()
                 .args(["--endpoints", &self.endpoint(i), "endpoint", "status"])
                 .args(["--write-out", "fields", "--command-timeout", "1s"])
                 .output()
@@ -261,8 +327,8 @@ impl EtcdCluster {
             .map(|i| self.endpoint(i))
             .collect();
         loop {
-            let ok = Command::new("etcdctl")
-                .env("ETCDCTL_API", "3")
+            let ok = self
+                .etcdctl()
                 .args(["--endpoints", &running.join(","), "endpoint", "health"])
                 .args(["--command-timeout", "1s"])
                 .stdout(Stdio::null())
