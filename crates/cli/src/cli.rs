@@ -36,10 +36,10 @@ pub(crate) enum Command {
     /// Distributed mode: coordinate a job through etcd (one leader, the rest standbys);
     /// the leader writes the index to -o once workers have done every shard.
     #[cfg(feature = "distributed")]
-    Coordinator(crate::distributed::CoordinatorArgs),
+    Coordinator(Box<crate::distributed::CoordinatorArgs>),
     /// Distributed mode: work on a job found in etcd, on this machine, until it is done.
     #[cfg(feature = "distributed")]
-    Worker(crate::distributed::WorkerArgs),
+    Worker(Box<crate::distributed::WorkerArgs>),
 }
 
 #[derive(Clone, Debug, Args)]

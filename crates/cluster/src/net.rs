@@ -194,7 +194,7 @@ impl RefusalSink {
         if let Some(m) = &self.metric {
             m.inc();
         }
-        if n < 20 || n % 100 == 0 {
+        if n < 20 || n.is_multiple_of(100) {
             self.log.say(format!(
                 "refused a connection from {peer} to {flag} at the TLS handshake: {why}"
             ));

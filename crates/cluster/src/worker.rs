@@ -63,6 +63,9 @@ pub struct WorkerOutcome {
     pub claims_lost: u32,
 }
 
+/// A report a zombie sends again: node, epoch, position, output.
+type LastReport = (usize, i64, u64, Vec<u8>);
+
 /// How one claim ended.
 #[derive(Debug)]
 enum ClaimEnd {
@@ -82,8 +85,8 @@ struct Ctx<J> {
     limits: Limits,
     transport: Transport,
     zombie: bool,
-    /// The zombie's last report (node, epoch, position, output).
-    last_sent: std::sync::Mutex<Option<(usize, i64, u64, Vec<u8>)>>,
+    /// The zombie's last report.
+    last_sent: std::sync::Mutex<Option<LastReport>>,
 }
 
 /// Runs a worker of job `opts.job`, whose spec must be of `kind`, until the job is
