@@ -434,3 +434,57 @@ fn without_certificates_nothing_listens_on_or_sends_to_the_network() {
     );
     fake.kill();
 }
+
+/// The cost of mutual TLS: the same distributed run (a coordinator and 2 worker
+/// processes, default corpus, no failures) in plaintext on loopback and over mutual
+/// TLS with etcd over TLS; rounds interleaved, medians compared. A measurement, so
+/// ignored by default:
+/// `cargo test --release -p snapstate-cli --features distributed-tests --test secure -- --ignored --nocapture tls_overhead`
+#[test]
+#[ignore = "a measurement: run it with --ignored --nocapture"]
+fn tls_overhead_against_plaintext() {
+    let rounds = 5;
+    let mut plain = Scenario::new(1, "plain", 40_000, 256, 2, 0);
+    let mut tls = Scenario::new_tls("127.0.0.1", 1, "tls", 40_000, 256, 2, 0);
+    for s in [&mut plain, &mut tls] {
+        let every = s
+            .job_flags
+            .iter()
+            .position(|f| f == "--snapshot-every")
+            .unwrap();
+        s.job_flags[every + 1] = "250".into();
+    }
+    let reference = plain.reference();
+    let run = |s: &mut Scenario, r: usize| {
+        s.job = format!("{}-{r}", if s.pki.is_some() { "tls" } else { "plain" });
+        let c = format!("c{r}");
+        let t = std::time::Instant::now();
+        s.coordinator(&c);
+        s.worker(&format!("w{r}a"));
+        s.worker(&format!("w{r}b"));
+        s.wait_success(&c, DONE_WITHIN);
+        let took = t.elapsed().as_secs_f64();
+        assert!(s.index(&c) == reference);
+        took
+    };
+    let (mut p, mut t) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        // Alternate which goes first, so neither always runs on a warmer machine.
+        if r % 2 == 0 {
+            p.push(run(&mut plain, r));
+            t.push(run(&mut tls, r));
+        } else {
+            t.push(run(&mut tls, r));
+            p.push(run(&mut plain, r));
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (mp, mt) = (median(&p), median(&t));
+    figure("tls_overhead_plain_s", format!("{mp:.3} (rounds {p:.3?})"));
+    figure("tls_overhead_tls_s", format!("{mt:.3} (rounds {t:.3?})"));
+    figure("tls_overhead_ratio", format!("{:.3}", mt / mp));
+}
