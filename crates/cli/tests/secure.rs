@@ -488,3 +488,66 @@ fn tls_overhead_against_plaintext() {
     figure("tls_overhead_tls_s", format!("{mt:.3} (rounds {t:.3?})"));
     figure("tls_overhead_ratio", format!("{:.3}", mt / mp));
 }
+
+#[test]
+fn a_worker_reads_the_spec_s_input_only_under_its_input_roots() {
+    let mut s = Scenario::new(1, "roots", 1_000, 2, 1, 0);
+    let corpus = s.path("inputs/corpus");
+    let outside = s.path("elsewhere");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(corpus.join("a.txt"), "alpha beta gamma").unwrap();
+    std::fs::write(corpus.join("b.txt"), "beta delta").unwrap();
+    std::fs::write(outside.join("c.txt"), "gamma epsilon").unwrap();
+    std::os::unix::fs::symlink(outside.join("c.txt"), corpus.join("c.txt")).unwrap();
+    let mut c = support::snapstate();
+    c.args([
+        "coordinator",
+        "--etcd",
+        &s.etcd.endpoints_arg(),
+        "--job",
+        "roots",
+    ])
+    .arg("--store")
+    .arg(s.path("store"))
+    .arg("-i")
+    .arg(&corpus)
+    .args(["--shards", "2", "--workers", "1", "--lease-ttl", "1"])
+    .arg("-o")
+    .arg(s.path("c-out"));
+    s.spawn("c", c);
+    s.wait_line("c", ": leader of job", Duration::from_secs(10));
+    let worker = |roots: &[&std::path::Path]| {
+        let mut w = support::snapstate();
+        w.args([
+            "worker",
+            "--etcd",
+            &s.etcd.endpoints_arg(),
+            "--job",
+            "roots",
+        ]);
+        for r in roots {
+            w.arg("--input-root").arg(r);
+        }
+        w.args(["--job-timeout", "5"]);
+        w
+    };
+    let inputs = s.path("inputs");
+    for (roots, want) in [
+        (vec![], "none"),
+        (vec![inputs.as_path()], "links to"),
+        (vec![outside.as_path()], "outside the allowed roots"),
+    ] {
+        let out = worker(&roots).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(want) && err.contains("--input-root"),
+            "{roots:?}: {err}"
+        );
+    }
+    // Given both roots, it runs the job.
+    let w = worker(&[inputs.as_path(), outside.as_path()]);
+    s.spawn("w", w);
+    s.wait_success("c", DONE_WITHIN);
+    s.wait_success("w", Duration::from_secs(20));
+}

@@ -279,3 +279,42 @@ async fn an_unreachable_etcd_is_a_clear_error_in_bounded_time() {
     assert!(err.to_string().contains(&port.to_string()), "{err}");
     assert!(Etcd::connect(&[], EtcdOptions::default()).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_etcd_with_auth_takes_only_its_user() {
+    let cluster = EtcdCluster::start(1).unwrap();
+    let ep = cluster.endpoint(0);
+    let etcdctl = |args: &[&str]| {
+        let st = cluster
+            .etcdctl()
+            .args(["--endpoints", &ep])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "etcdctl {args:?}");
+    };
+    etcdctl(&["user", "add", "root", "--new-user-password", "s3cret"]);
+    etcdctl(&["auth", "enable"]);
+    let opts = || EtcdOptions::default().op_timeout(Duration::from_millis(500));
+    // The right password: reads and fenced writes work (a claim, then its release).
+    let etcd = Etcd::connect(&[ep.clone()], opts().user("root", "s3cret"))
+        .await
+        .unwrap();
+    let ctl = control(&etcd, "auth");
+    let lease = Lease::grant(&etcd, TTL).await.unwrap();
+    let ClaimOutcome::Claimed(c) = ctl.claim(0, lease.id(), "w").await.unwrap() else {
+        panic!("node 0 is free");
+    };
+    assert_eq!(ctl.owner(0).await.unwrap(), Some(c.epoch));
+    // A wrong password is refused at connect, with a message naming the user.
+    let e = Etcd::connect(&[ep.clone()], opts().user("root", "wrong"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("\"root\""), "{e}");
+    // No user at all: connected, but every request is refused.
+    let anon = Etcd::connect(&[ep.clone()], opts().retry_for(Duration::from_millis(300)))
+        .await
+        .unwrap();
+    assert!(control(&anon, "auth").owner(0).await.is_err());
+}
