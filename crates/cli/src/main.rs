@@ -16,7 +16,9 @@ use clap::Parser;
 use snapstate_coordinator::{
     Coordinator, CoordinatorConfig, CoordinatorError, FailureCause, FaultPlan, InjectedPanic,
 };
-use snapstate_search::{write_index, Corpus, IndexFile, IndexJob, InvertedIndex, INDEX_FILE};
+use snapstate_search::{
+    write_index, Corpus, IndexFile, IndexJob, InvertedIndex, Skipped, WalkOptions, INDEX_FILE,
+};
 
 use cli::{Cli, Command, QueryArgs, RunArgs};
 use summary::{thousands, Summary};
@@ -79,7 +81,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let corpus = match &args.input {
-        Some(dir) => Corpus::from_dir(dir, args.shards as usize)?,
+        Some(dir) => Corpus::from_dir_with(dir, args.shards as usize, &walk_options(args))?,
         None => Corpus::generated(args.docs, args.shards as usize, args.corpus_seed),
     };
     let faults = FaultPlan::new(args.fault_seed, args.failure_rate).ok_or_else(|| {
@@ -123,8 +125,16 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             args.out.join(INDEX_FILE).display()
         );
     }
-    let index = InvertedIndex::merge(&corpus, run.outputs);
-    let written = write_index(&index, &args.out)?;
+    // The merge and the write use as many threads as there are workers.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.workers as usize)
+        .build()
+        .context("cannot start the merging threads")?;
+    let index = pool.install(|| InvertedIndex::merge(&corpus, run.outputs));
+    let written = pool.install(|| write_index(&index, &args.out))?;
+    if !args.quiet {
+        warn_skipped(index.skipped(), args.verbose);
+    }
     let summary = Summary {
         corpus: corpus.description(),
         run: &run.stats,
@@ -133,6 +143,8 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         snapshot_every,
         checkpoint_dir: args.checkpoint_dir.as_deref(),
         sample_term: index.most_common_term(),
+        skipped: index.skipped(),
+        verbose: args.verbose,
         total: started.elapsed(),
     };
     if args.json {
@@ -144,6 +156,48 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         print!("{}", summary.text());
     }
     Ok(())
+}
+
+/// How `--input` is walked: the flags, and never the run's own directories.
+fn walk_options(args: &RunArgs) -> WalkOptions {
+    let mut walk = WalkOptions::new()
+        .hidden(args.hidden)
+        .no_ignore(args.no_ignore)
+        .strict(args.strict)
+        .threads(args.workers as usize)
+        .exclude(&args.out);
+    if let Some(dir) = &args.checkpoint_dir {
+        walk = walk.exclude(dir);
+    }
+    for glob in &args.globs {
+        walk = walk.glob(glob);
+    }
+    walk
+}
+
+/// Warns about files left out because of a problem (every file left out, with
+/// `--verbose`), on stderr.
+fn warn_skipped(skipped: &[Skipped], verbose: bool) {
+    const SHOWN: usize = 10;
+    if verbose {
+        for s in skipped {
+            eprintln!("snapstate: skipped {s}");
+        }
+        return;
+    }
+    let problems: Vec<&Skipped> = skipped.iter().filter(|s| s.reason.is_problem()).collect();
+    for s in problems.iter().take(SHOWN) {
+        eprintln!("snapstate: warning: skipped {s}");
+    }
+    if problems.len() > SHOWN {
+        eprintln!(
+            "snapstate: warning: and {} more (--verbose names them)",
+            problems.len() - SHOWN
+        );
+    }
+    if !problems.is_empty() {
+        eprintln!("snapstate: warning: --strict makes a file that cannot be read an error");
+    }
 }
 
 fn query(args: &QueryArgs) -> anyhow::Result<()> {

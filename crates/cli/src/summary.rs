@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use snapstate_coordinator::RunStats;
-use snapstate_search::{IndexStats, WrittenIndex};
+use snapstate_search::{skip_counts, IndexStats, SkipReason, Skipped, WrittenIndex};
 
 /// Everything the summary reports.
 pub(crate) struct Summary<'a> {
@@ -17,6 +17,10 @@ pub(crate) struct Summary<'a> {
     pub(crate) checkpoint_dir: Option<&'a Path>,
     pub(crate) sample_term: Option<&'a str>,
     pub(crate) total: Duration,
+    /// Files left out of the index.
+    pub(crate) skipped: &'a [Skipped],
+    /// Whether to name them in the JSON summary.
+    pub(crate) verbose: bool,
 }
 
 /// `1234567` as `1,234,567`.
@@ -83,6 +87,14 @@ impl Summary<'_> {
                 self.written.checksum
             ),
         );
+        if !self.skipped.is_empty() {
+            let counts: Vec<String> = skip_counts(self.skipped)
+                .iter()
+                .map(|(reason, n)| format!("{} {}", thousands(*n), reason.as_str().replace('_', " ")))
+                .collect();
+            let hint = if self.verbose { "" } else { " (--verbose names them)" };
+            row("skipped", format!("{}{hint}", counts.join(", ")));
+        }
         let inj = r.injected;
         row(
             "failures",
@@ -176,7 +188,25 @@ impl Summary<'_> {
             "run": r,
             "redone_runs": r.redone_runs(),
             "snapshot_every_ms": self.snapshot_every.as_millis() as u64,
+            "skipped": self.skipped_json(),
+            "skipped_files": if self.verbose {
+                serde_json::to_value(self.skipped).unwrap_or_default()
+            } else {
+                Value::Null
+            },
         })
+    }
+}
+
+impl Summary<'_> {
+    /// Files left out, by reason: every reason, with 0 where none.
+    fn skipped_json(&self) -> Value {
+        let counts = skip_counts(self.skipped);
+        let map: serde_json::Map<String, Value> = SkipReason::ALL
+            .iter()
+            .map(|r| (r.as_str().to_owned(), json!(counts.get(r).copied().unwrap_or(0))))
+            .collect();
+        Value::Object(map)
     }
 }
 

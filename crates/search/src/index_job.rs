@@ -1,17 +1,24 @@
 //! The indexing job: subtask `k` indexes shard `k`.
 
-use std::time::Duration;
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
 
 use snapstate_coordinator::{Fingerprint, Fingerprinter, Job, JobError, JobIdentity, TaskContext};
 
-use crate::corpus::Corpus;
+use crate::corpus::{Corpus, FileRead};
+use crate::shard_builder::ShardBuilder;
 use crate::shard_index::ShardIndex;
+use crate::skip::SkipReason;
+use crate::text::decode_into;
 
 /// Indexes a [`Corpus`], one shard per subtask.
 ///
 /// Its [`identity`](Job::identity) is the corpus listing and its sharding; a shard's
-/// [`fingerprint`](Job::fingerprint) is the BLAKE3 of its documents' names and bytes
-/// (generated documents are fixed by the identity's seed, so they have none).
+/// [`fingerprint`](Job::fingerprint) is the BLAKE3 of exactly what the shard reads: each
+/// document's name and the bytes read from it (all of them, or for a file found not to
+/// be text, the first [`SNIFF_BYTES`](crate::SNIFF_BYTES) that decided it), or for a
+/// file that could not be read, why. Generated documents are fixed by the identity's
+/// seed, so they have none.
 ///
 /// # Examples
 ///
@@ -51,11 +58,24 @@ impl IndexJob {
     pub fn corpus(&self) -> &Corpus {
         &self.corpus
     }
+
+    /// The error that stops a strict run at a file it cannot read.
+    fn strict_error(&self, doc: u32, reason: SkipReason, detail: &str) -> JobError {
+        JobError::new(format!(
+            "cannot index {}: {reason} ({detail}) (--strict; without it the file is \
+             skipped with a warning)",
+            self.corpus.doc_name(doc)
+        ))
+    }
 }
 
-/// Feeds one document into a shard's fingerprint.
-fn feed(fp: &mut Fingerprinter, name: &str, bytes: &[u8]) {
-    fp.field(name.as_bytes()).field(bytes);
+/// Feeds one document, as read, into a shard's fingerprint.
+fn feed(fp: &mut Fingerprinter, name: &str, read: &FileRead, bytes: &[u8]) {
+    fp.field(name.as_bytes());
+    match read {
+        FileRead::Whole | FileRead::NotText => fp.field(&[0]).field(bytes),
+        FileRead::Failed(reason, _) => fp.field(&[1]).field(reason.as_str().as_bytes()),
+    };
 }
 
 impl Job for IndexJob {
@@ -74,12 +94,15 @@ impl Job for IndexJob {
             return Ok(Fingerprint::NO_INPUT);
         }
         let mut fp = Fingerprinter::new();
-        let (mut raw, mut text) = (Vec::new(), String::new());
+        let mut raw = Vec::new();
         for doc in self.corpus.shard(subtask) {
-            self.corpus
-                .read_raw(doc, &mut raw, &mut text)
-                .map_err(JobError::other)?;
-            feed(&mut fp, &self.corpus.doc_name(doc), &raw);
+            let Ok(read) = self.corpus.read_file(doc, &mut raw, || Ok::<_, Infallible>(()));
+            if let FileRead::Failed(reason, detail) = &read {
+                if self.corpus.is_strict() {
+                    return Err(self.strict_error(doc, *reason, detail));
+                }
+            }
+            feed(&mut fp, &self.corpus.doc_name(doc), &read, &raw);
         }
         Ok(fp.finish())
     }
@@ -89,27 +112,49 @@ impl Job for IndexJob {
     }
 
     fn run(&self, subtask: usize, ctx: &TaskContext) -> Result<ShardIndex, JobError> {
-        if !self.delay.is_zero() {
-            std::thread::sleep(self.delay);
+        let beat = || ctx.heartbeat().map_err(JobError::from);
+        // Slow storage is still alive: the delay beats as it goes.
+        let until = Instant::now() + self.delay;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if left.is_zero() {
+                break;
+            }
+            beat()?;
+            std::thread::sleep(left.min(Duration::from_millis(5)));
         }
+        let docs = self.corpus.shard(subtask);
+        let mut shard = ShardBuilder::new(docs.clone());
         let files = self.corpus.is_files();
         let mut fp = Fingerprinter::new();
-        let mut raw = Vec::new();
-        let shard = ShardIndex::build(self.corpus.shard(subtask), |doc, text| {
-            ctx.heartbeat()?;
-            self.corpus
-                .read_raw(doc, &mut raw, text)
-                .map_err(JobError::other)?;
-            if files {
-                feed(&mut fp, &self.corpus.doc_name(doc), &raw);
+        let (mut raw, mut scratch) = (Vec::new(), String::new());
+        for doc in docs {
+            beat()?;
+            if !files {
+                self.corpus.generate(doc, &mut scratch);
+                shard.add(&scratch, beat)?;
+                continue;
             }
-            Ok::<_, JobError>(())
-        })?;
+            let read = self.corpus.read_file(doc, &mut raw, beat)?;
+            feed(&mut fp, &self.corpus.doc_name(doc), &read, &raw);
+            match read {
+                FileRead::Whole => match decode_into(&raw, true, &mut scratch) {
+                    Some(text) => shard.add(text, beat)?,
+                    None => shard.skip(doc, SkipReason::Binary, String::new()),
+                },
+                FileRead::NotText => shard.skip(doc, SkipReason::Binary, String::new()),
+                FileRead::Failed(reason, detail) => {
+                    if self.corpus.is_strict() {
+                        return Err(self.strict_error(doc, reason, &detail));
+                    }
+                    shard.skip(doc, reason, detail);
+                }
+            }
+        }
         ctx.record_fingerprint(if files {
             fp.finish()
         } else {
             Fingerprint::NO_INPUT
         });
-        Ok(shard)
+        Ok(shard.finish())
     }
 }

@@ -1,0 +1,251 @@
+//! From a file's bytes to its text: which files are text at all, and how their bytes
+//! become characters.
+//!
+//! # The rule
+//!
+//! 1. A file that starts with a UTF-16 byte-order mark is UTF-16 (little or big endian,
+//!    as the mark says) and is decoded as such (unpaired surrogates become U+FFFD).
+//! 2. Otherwise a file is **not text** if it holds a NUL byte anywhere, or if more than
+//!    one in a hundred of its first [`SNIFF_BYTES`] bytes are control bytes other than
+//!    tab, line feed, vertical tab, form feed, carriage return, backspace, escape and
+//!    SUB (0x1A); DEL (0x7F) counts as a control byte. A random file with its NUL bytes
+//!    removed has about 9% such bytes; text, even text with terminal escapes or
+//!    nroff-style overstrike, has next to none. (A decoded UTF-16 file is judged the same
+//!    way, on its characters.)
+//! 3. Text is read as UTF-8 where it is valid UTF-8 (a UTF-8 byte-order mark is
+//!    dropped); every byte that is not part of a valid UTF-8 sequence is read as the
+//!    Windows-1252 character it encodes (Windows-1252 is Latin-1 with printable
+//!    characters in 0x80-0x9F, which is how every browser reads a page labelled
+//!    Latin-1). So a Latin-1 file reads correctly (`Gr\xF6\xDFe` is `Größe`), a UTF-8 file
+//!    reads exactly, and a UTF-8 file with a few stray Latin-1 bytes reads correctly in
+//!    both parts.
+//!
+//! The decision of rule 2 on the first [`SNIFF_BYTES`] is what lets a reader stop
+//! early: a file whose beginning is not text is not read further.
+
+use std::borrow::Cow;
+
+use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
+
+/// How many leading bytes decide, by their control bytes, whether a file is text.
+pub const SNIFF_BYTES: usize = 64 * 1024;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+const UTF16LE_BOM: &[u8] = b"\xFF\xFE";
+const UTF16BE_BOM: &[u8] = b"\xFE\xFF";
+
+/// What the first [`SNIFF_BYTES`] of a file say about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sniff {
+    /// Not text: the rest need not be read.
+    Binary,
+    /// Text so far (a NUL byte later on still makes it binary).
+    Text,
+}
+
+/// Whether a byte is a control byte that text does not contain (rule 2). Branch-free,
+/// so that counting them vectorises.
+#[inline]
+fn is_odd_control(b: u8) -> bool {
+    let allowed = ((b >= 0x08) & (b <= 0x0D)) | (b == 0x1A) | (b == 0x1B);
+    ((b < 0x20) & !allowed) | (b == 0x7F)
+}
+
+/// Rule 2 on `prefix`, the first [`SNIFF_BYTES`] (or fewer, if the file is shorter).
+pub(crate) fn sniff(prefix: &[u8]) -> Sniff {
+    let prefix = &prefix[..prefix.len().min(SNIFF_BYTES)];
+    if prefix.starts_with(UTF16LE_BOM) || prefix.starts_with(UTF16BE_BOM) {
+        // Judged on its characters once decoded.
+        return Sniff::Text;
+    }
+    // A NUL byte decides at once (most binary files have one near the start).
+    if memchr::memchr(0, prefix).is_some() {
+        return Sniff::Binary;
+    }
+    let odd: usize = prefix
+        .chunks(255)
+        .map(|c| usize::from(c.iter().map(|&b| u8::from(is_odd_control(b))).sum::<u8>()))
+        .sum();
+    if odd * 100 > prefix.len() {
+        Sniff::Binary
+    } else {
+        Sniff::Text
+    }
+}
+
+/// Where a file's text is, once its bytes are judged to be text.
+enum Kind<'a> {
+    /// The bytes (less a UTF-8 byte-order mark) are valid UTF-8.
+    Utf8(&'a str),
+    /// UTF-16, by its byte-order mark.
+    Utf16(&'static encoding_rs::Encoding),
+    /// Not valid UTF-8: bytes outside valid sequences are read as Windows-1252.
+    Mixed(&'a [u8]),
+}
+
+/// Rules 1 and 2, and whether rule 3 needs a copy. `sniffed`: [`sniff`] already said
+/// [`Sniff::Text`] of these bytes.
+fn classify(bytes: &[u8], sniffed: bool) -> Option<Kind<'_>> {
+    if bytes.starts_with(UTF16LE_BOM) {
+        return Some(Kind::Utf16(UTF_16LE));
+    }
+    if bytes.starts_with(UTF16BE_BOM) {
+        return Some(Kind::Utf16(UTF_16BE));
+    }
+    let rest = bytes.get(SNIFF_BYTES..).unwrap_or_default();
+    if (!sniffed && sniff(bytes) == Sniff::Binary) || memchr::memchr(0, rest).is_some() {
+        return None;
+    }
+    let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    Some(match std::str::from_utf8(body) {
+        Ok(text) => Kind::Utf8(text),
+        Err(_) => Kind::Mixed(body),
+    })
+}
+
+/// Writes the text of a classified file into `out` (cleared first); `false` if a
+/// UTF-16 file turns out not to be text.
+fn decode_to(kind: &Kind<'_>, bytes: &[u8], out: &mut String) -> bool {
+    out.clear();
+    match *kind {
+        Kind::Utf8(text) => out.push_str(text),
+        Kind::Utf16(encoding) => {
+            let (text, _) = encoding.decode_with_bom_removal(bytes);
+            let (mut seen, mut odd) = (0usize, 0usize);
+            for c in text.chars().take(SNIFF_BYTES) {
+                seen += 1;
+                odd += usize::from(c.is_ascii() && is_odd_control(c as u8));
+            }
+            if odd * 100 > seen || text.contains('\0') {
+                return false;
+            }
+            out.push_str(&text);
+        }
+        Kind::Mixed(body) => {
+            out.reserve(body.len() + body.len() / 8);
+            for chunk in body.utf8_chunks() {
+                out.push_str(chunk.valid());
+                if !chunk.invalid().is_empty() {
+                    let (text, _) = WINDOWS_1252.decode_without_bom_handling(chunk.invalid());
+                    out.push_str(&text);
+                }
+            }
+        }
+    }
+    true
+}
+
+/// The text of a file's bytes under the module's rule, or `None` if it is not text;
+/// `sniffed`: [`sniff`] already said [`Sniff::Text`] of them.
+///
+/// The text borrows `bytes` when they are valid UTF-8; otherwise it is written into
+/// `scratch` (whose old contents are dropped) and borrows that.
+pub(crate) fn decode_into<'a>(
+    bytes: &'a [u8],
+    sniffed: bool,
+    scratch: &'a mut String,
+) -> Option<&'a str> {
+    match classify(bytes, sniffed)? {
+        Kind::Utf8(text) => Some(text),
+        kind => decode_to(&kind, bytes, scratch).then_some(scratch.as_str()),
+    }
+}
+
+/// The text of a file's bytes, or `None` if it is not text, under the rule in the
+/// module docs: UTF-8 where valid, Windows-1252 byte by byte where not, UTF-16 with a
+/// byte-order mark; a NUL byte or many control bytes make a file binary.
+///
+/// # Examples
+///
+/// ```
+/// use snapstate_search::decode_text;
+///
+/// assert_eq!(decode_text(b"plain").as_deref(), Some("plain"));
+/// // Latin-1 bytes read as the characters they encode.
+/// assert_eq!(decode_text(b"Gr\xF6\xDFe").as_deref(), Some("Größe"));
+/// // UTF-8 stays UTF-8.
+/// assert_eq!(decode_text("Größe".as_bytes()).as_deref(), Some("Größe"));
+/// // A NUL byte, or bytes full of control characters, are not text.
+/// assert_eq!(decode_text(b"a\0b"), None);
+/// assert_eq!(decode_text(&[1, 2, 3, 4, 5, 6, 7]), None);
+/// ```
+pub fn decode_text(bytes: &[u8]) -> Option<Cow<'_, str>> {
+    match classify(bytes, false)? {
+        Kind::Utf8(text) => Some(Cow::Borrowed(text)),
+        kind => {
+            let mut out = String::new();
+            decode_to(&kind, bytes, &mut out).then_some(Cow::Owned(out))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    fn text(bytes: &[u8]) -> Option<String> {
+        decode_text(bytes).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn latin1_and_windows_1252_bytes_read_as_their_characters() {
+        assert_eq!(text(b"Gr\xF6\xDFe").as_deref(), Some("Größe"));
+        assert_eq!(text(b"caf\xE9 \x80 \x93x\x94").as_deref(), Some("café € “x”"));
+        // Mixed: valid UTF-8 stays, the stray Latin-1 byte is read as Latin-1.
+        let mut mixed = "naïve ".as_bytes().to_vec();
+        mixed.extend_from_slice(b"na\xEFve");
+        assert_eq!(text(&mixed).as_deref(), Some("naïve naïve"));
+        // A UTF-8 byte-order mark is dropped.
+        assert_eq!(text(b"\xEF\xBB\xBFhi").as_deref(), Some("hi"));
+    }
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_is_decoded() {
+        let mut le = vec![0xFF, 0xFE];
+        let mut be = vec![0xFE, 0xFF];
+        for u in "Größe ok".encode_utf16() {
+            le.extend_from_slice(&u.to_le_bytes());
+            be.extend_from_slice(&u.to_be_bytes());
+        }
+        assert_eq!(text(&le).as_deref(), Some("Größe ok"));
+        assert_eq!(text(&be).as_deref(), Some("Größe ok"));
+        // UTF-16 holding a NUL character is not text.
+        le.extend_from_slice(&[0, 0]);
+        assert_eq!(text(&le), None);
+    }
+
+    #[test]
+    fn nul_bytes_and_control_bytes_make_a_file_binary() {
+        assert_eq!(text(b"ok\0"), None);
+        let mut late_nul = b"text ".repeat(100_000);
+        late_nul.push(0);
+        assert_eq!(text(&late_nul), None, "a NUL past the sniffed prefix");
+        // Terminal escapes, overstrike, form feeds and CRLF are text.
+        let fancy = b"\x1b[1mbold\x1b[0m b\x08b\x0cpage\r\n\tend\x1a";
+        assert!(text(fancy).is_some());
+        // One odd control byte in a short file is more than 1 %.
+        assert_eq!(text(b"ab\x01"), None);
+        assert!(text(&[b"x".repeat(200), vec![1]].concat()).is_some());
+    }
+
+    #[test]
+    fn random_bytes_without_nul_are_not_text() {
+        let mut rng = SplitMix64::new(7);
+        let bytes: Vec<u8> = (0..SNIFF_BYTES * 2)
+            .map(|_| (rng.below(255) + 1) as u8)
+            .collect();
+        assert_eq!(sniff(&bytes), Sniff::Binary);
+        assert_eq!(text(&bytes), None);
+    }
+
+    #[test]
+    fn decode_into_borrows_valid_utf8() {
+        let bytes = "héllo".as_bytes();
+        let mut scratch = String::new();
+        let t = decode_into(bytes, false, &mut scratch).unwrap();
+        assert!(std::ptr::eq(t.as_ptr(), bytes.as_ptr()));
+        assert!(matches!(decode_text(bytes), Some(Cow::Borrowed("héllo"))));
+        assert!(matches!(decode_text(b"h\xE9"), Some(Cow::Owned(s)) if s == "hé"));
+    }
+}
