@@ -9,16 +9,16 @@ use clap::{Args, Parser, Subcommand};
 ///
 /// Shards of the corpus are dealt to worker threads; each worker reports its progress
 /// (shards done) into a lock-free snapshot array, and the coordinator snapshots it
-/// periodically. A shard's output counts only once a snapshot covers it. Failures are
-/// injected on purpose (panics, silent exits, stalls): a failed worker is replaced by one
-/// that resumes from its node's last snapshot, and the index comes out byte-identical to a
-/// failure-free run.
+/// periodically. A shard's output counts only once a snapshot covers it. On the generated
+/// corpus a few failures are injected on purpose (panics, silent exits, stalls): a failed
+/// worker is replaced by one that resumes from its node's last snapshot, and the index
+/// comes out byte-identical to a failure-free run.
 #[derive(Debug, Parser)]
 #[command(
     name = "snapstate",
     version,
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  snapstate                              build the default index (generated corpus)\n  snapstate --input ~/notes --workers 2  index your own text files\n  snapstate query pi li                  documents containing both terms\n  snapstate --checkpoint-dir ckpt        survive a kill: run again to resume"
+    after_help = "Examples:\n  snapstate                              build the default index (generated corpus)\n  snapstate --input ~/notes --workers 2  index your own text files (no injected failures)\n  snapstate query pi li                  documents containing both terms\n  snapstate --checkpoint-dir ckpt        survive a kill or Ctrl-C: run again to resume"
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -63,6 +63,11 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) strict: bool,
 
+    /// Name every file left out of the index, with its reason (on stderr; in the JSON
+    /// summary as skipped_files).
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
+
     /// Documents in the generated corpus (ignored with --input).
     #[arg(long, value_name = "N", default_value_t = 40_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub(crate) docs: u32,
@@ -90,9 +95,15 @@ pub(crate) struct RunArgs {
     pub(crate) checkpoint_dir: Option<PathBuf>,
 
     /// Probability that a shard run fails on purpose (a panic, a silent exit or a stall,
-    /// in equal parts); 0 turns fault injection off.
-    #[arg(long, value_name = "P", default_value_t = 0.02, value_parser = parse_rate)]
-    pub(crate) failure_rate: f64,
+    /// in equal parts); 0 turns fault injection off. Default: 0.02 on the generated
+    /// corpus, 0 with --input.
+    #[arg(long, value_name = "P", value_parser = parse_rate)]
+    pub(crate) failure_rate: Option<f64>,
+
+    /// Most failures injected in one run, however many shards (a failure costs time: a
+    /// stall costs --stall-timeout).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub(crate) max_injected: usize,
 
     /// Seed of fault injection: the same seed strikes the same shard attempts.
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -102,8 +113,9 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub(crate) snapshot_every: u64,
 
-    /// Milliseconds without a finished shard after which a worker counts as stalled and
-    /// is replaced; keep it above the time one shard takes.
+    /// Milliseconds without a heartbeat after which a worker counts as stalled and is
+    /// replaced. Workers beat per document and per MB read, so a slow shard is never
+    /// stalled; only a hung worker is.
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub(crate) stall_timeout: u64,
 
@@ -116,18 +128,32 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub(crate) slow: u64,
 
-    /// Print nothing but errors (no progress bars, no summary).
+    /// Print nothing but errors (no progress, no summary).
     #[arg(short, long)]
     pub(crate) quiet: bool,
 
-    /// Name every file left out of the index, with its reason (on stderr; in the JSON
-    /// summary as skipped_files).
-    #[arg(short, long)]
-    pub(crate) verbose: bool,
+    /// How to show progress on stderr: bars (on a terminal), plain lines every few
+    /// seconds (the default when stderr is not a terminal), or none.
+    #[arg(long, value_name = "HOW", value_enum, default_value_t = ProgressMode::Auto)]
+    pub(crate) progress: ProgressMode,
 
-    /// Print a JSON summary on stdout (the human summary moves to stderr).
+    /// Print a JSON summary on stdout (the human summary moves to stderr); on an error,
+    /// `{"ok": false, "error": ...}`.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// `--progress`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ProgressMode {
+    /// Bars on a terminal, plain lines otherwise.
+    Auto,
+    /// Progress bars.
+    Bars,
+    /// A plain line every few seconds.
+    Plain,
+    /// Nothing but failures and the summary.
+    None,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -136,15 +162,15 @@ pub(crate) struct QueryArgs {
     #[arg(value_name = "TERM", required = true)]
     pub(crate) terms: Vec<String>,
 
-    /// Directory holding the index (the --out of the build).
-    #[arg(long, value_name = "DIR", default_value = "snapstate-index")]
+    /// The index: the --out directory of the build, or its index.snapidx file.
+    #[arg(long, value_name = "PATH", default_value = "snapstate-index")]
     pub(crate) index: PathBuf,
 
-    /// Most documents to list.
+    /// Most documents to list (0: only count them).
     #[arg(short = 'n', long, value_name = "N", default_value_t = 10)]
     pub(crate) limit: usize,
 
-    /// Print the answer as JSON.
+    /// Print the answer as JSON (with the total hit count when -n cuts the list).
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -1,15 +1,27 @@
 //! The end-of-run summary: for a person (text) and for scripts (JSON).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use snapstate_coordinator::RunStats;
-use snapstate_search::{skip_counts, IndexStats, SkipReason, Skipped, WrittenIndex};
+use snapstate_search::{IndexStats, Skipped, WrittenIndex};
 
 /// Everything the summary reports.
 pub(crate) struct Summary<'a> {
     pub(crate) corpus: &'a str,
+    /// `--input`, as given.
+    pub(crate) input: Option<&'a Path>,
+    /// Files the walk left out, by reason (from the search crate's corpus).
+    pub(crate) skipped: &'a BTreeMap<&'static str, u64>,
+    /// The files left out, to list in the JSON summary (with `--verbose`).
+    pub(crate) skipped_files: Option<&'a [Skipped]>,
+    pub(crate) failure_rate: f64,
+    pub(crate) fault_seed: u64,
+    pub(crate) max_injected: usize,
+    /// Every failure, as the UI recorded it.
+    pub(crate) failures: Vec<Value>,
     pub(crate) run: &'a RunStats,
     pub(crate) index: IndexStats,
     pub(crate) written: &'a WrittenIndex,
@@ -17,10 +29,6 @@ pub(crate) struct Summary<'a> {
     pub(crate) checkpoint_dir: Option<&'a Path>,
     pub(crate) sample_term: Option<&'a str>,
     pub(crate) total: Duration,
-    /// Files left out of the index.
-    pub(crate) skipped: &'a [Skipped],
-    /// Whether to name them in the JSON summary.
-    pub(crate) verbose: bool,
 }
 
 /// `1234567` as `1,234,567`.
@@ -61,6 +69,21 @@ impl Summary<'_> {
             self.secs()
         );
         let mut row = |k: &str, v: String| out.push_str(&format!("  {k:<12} {v}\n"));
+        if !self.skipped.is_empty() {
+            let parts: Vec<_> = self
+                .skipped
+                .iter()
+                .map(|(why, n)| format!("{} {why}", thousands(*n)))
+                .collect();
+            row(
+                "skipped",
+                format!(
+                    "{} files ({})",
+                    thousands(self.skipped.values().sum()),
+                    parts.join(", ")
+                ),
+            );
+        }
         row(
             "throughput",
             format!(
@@ -87,20 +110,14 @@ impl Summary<'_> {
                 self.written.checksum
             ),
         );
-        if !self.skipped.is_empty() {
-            let counts: Vec<String> = skip_counts(self.skipped)
-                .iter()
-                .map(|(reason, n)| format!("{} {}", thousands(*n), reason.as_str().replace('_', " ")))
-                .collect();
-            let hint = if self.verbose { "" } else { " (--verbose names them)" };
-            row("skipped", format!("{}{hint}", counts.join(", ")));
-        }
         let inj = r.injected;
         row(
             "failures",
             format!(
-                "{} injected ({}, {}, {}); {} detected, {} replaced",
+                "{} injected at rate {} (at most {}: {}, {}, {}); {} detected, {} replaced",
                 inj.total(),
+                self.failure_rate,
+                self.max_injected,
                 plural(inj.panic, "panic", "panics"),
                 plural(inj.kill, "silent exit", "silent exits"),
                 plural(inj.stall, "stall", "stalls"),
@@ -130,9 +147,18 @@ impl Summary<'_> {
             ),
         );
         if let Some(dir) = self.checkpoint_dir {
+            let changed = if r.inputs_changed > 0 {
+                format!(
+                    " ({} changed since: {} restored shards redone)",
+                    plural(r.inputs_changed as u64, "shard's input", "shards' inputs"),
+                    r.discarded_on_resume
+                )
+            } else {
+                String::new()
+            };
             let resumed = match r.resumed_from {
                 Some(s) => format!(
-                    "; resumed from snapshot {s} with {} shards already done",
+                    "; resumed from snapshot {s} with {} shards already done{changed}",
                     r.restored
                 ),
                 None => String::new(),
@@ -175,8 +201,18 @@ impl Summary<'_> {
         let r = self.run;
         json!({
             "ok": true,
+            "version": env!("CARGO_PKG_VERSION"),
             "corpus": self.corpus,
-            "elapsed_secs": self.secs(),
+            "input": self.input,
+            "skipped": self.skipped,
+            "skipped_total": self.skipped.values().sum::<u64>(),
+            "skipped_files": self.skipped_files,
+            "failure_rate": self.failure_rate,
+            "fault_seed": self.fault_seed,
+            "max_injected": self.max_injected,
+            "checkpoint_dir": self.checkpoint_dir,
+            "failure_events": self.failures,
+            "total_secs": self.secs(),
             "docs_per_sec": self.index.docs as f64 / self.secs(),
             "mb_per_sec": self.index.bytes as f64 / 1e6 / self.secs(),
             "index": {
@@ -188,25 +224,7 @@ impl Summary<'_> {
             "run": r,
             "redone_runs": r.redone_runs(),
             "snapshot_every_ms": self.snapshot_every.as_millis() as u64,
-            "skipped": self.skipped_json(),
-            "skipped_files": if self.verbose {
-                serde_json::to_value(self.skipped).unwrap_or_default()
-            } else {
-                Value::Null
-            },
         })
-    }
-}
-
-impl Summary<'_> {
-    /// Files left out, by reason: every reason, with 0 where none.
-    fn skipped_json(&self) -> Value {
-        let counts = skip_counts(self.skipped);
-        let map: serde_json::Map<String, Value> = SkipReason::ALL
-            .iter()
-            .map(|r| (r.as_str().to_owned(), json!(counts.get(r).copied().unwrap_or(0))))
-            .collect();
-        Value::Object(map)
     }
 }
 

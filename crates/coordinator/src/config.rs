@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::durable::CheckpointDir;
 use crate::error::CoordinatorError;
 use crate::fault::FaultPlan;
 
@@ -28,7 +29,15 @@ pub struct CoordinatorConfig {
     pub(crate) stall_timeout: Duration,
     pub(crate) max_failures: u32,
     pub(crate) faults: FaultPlan,
-    pub(crate) checkpoint_dir: Option<PathBuf>,
+    pub(crate) checkpoint: Option<Checkpoint>,
+}
+
+/// Where checkpoints go: a path opened when the run starts, or a directory opened (and
+/// locked) already.
+#[derive(Clone, Debug)]
+pub(crate) enum Checkpoint {
+    Path(PathBuf),
+    Open(CheckpointDir),
 }
 
 impl CoordinatorConfig {
@@ -54,7 +63,7 @@ impl CoordinatorConfig {
             stall_timeout: Duration::from_secs(1),
             max_failures: 5,
             faults: FaultPlan::none(),
-            checkpoint_dir: None,
+            checkpoint: None,
         })
     }
 
@@ -70,8 +79,10 @@ impl CoordinatorConfig {
         self
     }
 
-    /// How long a worker may go without completing a subtask before it is declared stalled
-    /// and replaced. Longer than the slowest subtask, or healthy workers get replaced.
+    /// How long a worker may go without a heartbeat (or a completed subtask) before it is
+    /// declared stalled and replaced. Subtasks beat through
+    /// [`TaskContext::heartbeat`](crate::TaskContext::heartbeat), so this bounds the time
+    /// between two beats, not the length of a subtask.
     #[must_use]
     pub fn stall_timeout(mut self, timeout: Duration) -> Self {
         self.stall_timeout = timeout.max(Duration::from_millis(1));
@@ -97,8 +108,20 @@ impl CoordinatorConfig {
     /// there. Every file is bound to the job's [`identity`](crate::Job::identity): a
     /// directory written by a different job is refused.
     #[must_use]
+    ///
+    /// The directory is opened and locked when the run starts; use
+    /// [`checkpoint`](Self::checkpoint) to open it (and find out whether it is usable)
+    /// before.
     pub fn checkpoint_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.checkpoint_dir = Some(dir.into());
+        self.checkpoint = Some(Checkpoint::Path(dir.into()));
+        self
+    }
+
+    /// Like [`checkpoint_dir`](Self::checkpoint_dir), with a directory already opened and
+    /// locked by [`CheckpointDir::open`].
+    #[must_use]
+    pub fn checkpoint(mut self, dir: CheckpointDir) -> Self {
+        self.checkpoint = Some(Checkpoint::Open(dir));
         self
     }
 }

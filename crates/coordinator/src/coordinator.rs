@@ -8,13 +8,14 @@ use std::time::Instant;
 use snapstate::SnapshotArray;
 
 use crate::commit::CommitLog;
-use crate::config::CoordinatorConfig;
-use crate::durable::CheckpointStore;
+use crate::config::{Checkpoint, CoordinatorConfig};
+use crate::durable::{CheckpointDir, CheckpointStore};
 use crate::error::CoordinatorError;
 use crate::event::{Event, Observer};
 use crate::job::Job;
 use crate::outbox::Outbox;
 use crate::plan::Plan;
+use crate::resume::check_inputs;
 use crate::stats::RunStats;
 use crate::supervisor::Supervisor;
 use crate::worker::{Msg, Shared};
@@ -82,6 +83,15 @@ impl CoordinatorHandle {
         // Sending fails only when the coordinator has finished; nothing to snapshot then.
         let _ = self.0.send(Msg::Snapshot);
     }
+
+    /// Asks the run to stop cleanly (on Ctrl-C, say): it takes one last snapshot (made
+    /// durable with a checkpoint directory, so a rerun resumes from it), stops its
+    /// workers, and [`run`](Coordinator::run) returns [`CoordinatorError::Stopped`].
+    /// Does nothing once the run has ended. Safe to call from a signal-handling thread.
+    pub fn stop(&self) {
+        // As above: a finished run has nothing to stop.
+        let _ = self.0.send(Msg::Stop);
+    }
 }
 
 /// The result of a completed run.
@@ -128,7 +138,12 @@ impl<J: Job> Coordinator<J> {
             nodes: config.workers,
             subtasks: self.job.subtasks(),
         };
-        let mut store = match &config.checkpoint_dir {
+        let locked = match &config.checkpoint {
+            Some(Checkpoint::Path(path)) => Some(CheckpointDir::open(path)?),
+            Some(Checkpoint::Open(dir)) => Some(dir.clone()),
+            None => None,
+        };
+        let mut store = match locked {
             Some(dir) => Some(CheckpointStore::open(dir, &self.job.identity(), plan)?),
             None => None,
         };
@@ -145,18 +160,25 @@ impl<J: Job> Coordinator<J> {
         let array = SnapshotArray::new(plan.nodes);
         let mut last_snapshot = None;
         let mut resumed_from = None;
+        let mut inputs_changed = None;
         if let Some(r) = resumed {
-            let mut outputs = r.outputs;
-            outputs.sort_by_key(|&(k, _, _)| k);
-            for (subtask, fingerprint, output) in outputs {
+            let fingerprints: Vec<_> = r.outputs.iter().map(|&(k, f, _)| (k, f)).collect();
+            let committed: Vec<usize> = r.nodes.iter().map(|&n| n as usize).collect();
+            let check = check_inputs(&*self.job, plan, &fingerprints, &committed, plan.nodes);
+            let mut discarded = 0;
+            for (subtask, fingerprint, output) in r.outputs {
                 let (node, pos) = (subtask % plan.nodes, subtask / plan.nodes);
-                commits.commit(node, pos, output, fingerprint)?;
+                if pos < check.keep[node] {
+                    commits.commit(node, pos, output, fingerprint)?;
+                } else {
+                    discarded += 1;
+                }
             }
             for node in 0..plan.nodes {
-                if r.nodes.get(node) != Some(&(commits.progress(node) as u64)) {
+                if commits.progress(node) != check.keep[node] {
                     return Err(CoordinatorError::Invariant(format!(
-                        "node {node}: the checkpoint says {:?} committed, its outputs {}",
-                        r.nodes.get(node),
+                        "node {node}: resuming at {}, {} outputs restored",
+                        check.keep[node],
                         commits.progress(node)
                     )));
                 }
@@ -166,7 +188,15 @@ impl<J: Job> Coordinator<J> {
             last_snapshot = Some(array.snap());
             stats.restored = commits.committed();
             stats.resumed_from = Some(r.seq);
+            stats.inputs_changed = check.changed.len();
+            stats.discarded_on_resume = discarded;
             resumed_from = Some(r.seq);
+            if !check.changed.is_empty() {
+                inputs_changed = Some(Event::InputsChanged {
+                    subtasks: check.changed,
+                    discarded,
+                });
+            }
         }
         let shared = Arc::new(Shared {
             job: self.job,
@@ -174,12 +204,15 @@ impl<J: Job> Coordinator<J> {
             array,
             outboxes: (0..plan.nodes).map(|_| Outbox::new()).collect(),
             attempts: (0..plan.subtasks).map(|_| AtomicU32::new(0)).collect(),
-            faults: config.faults,
+            faults: config.faults.schedule(plan.subtasks),
             observer,
             fingerprints: store.is_some(),
             runs: AtomicU64::new(0),
             injected: Default::default(),
         });
+        if let Some(e) = inputs_changed {
+            shared.observer.event(&e);
+        }
         shared.observer.event(&Event::Started {
             queue_lens: (0..plan.nodes).map(|n| plan.queue_len(n)).collect(),
             committed: (0..plan.nodes).map(|n| commits.progress(n)).collect(),

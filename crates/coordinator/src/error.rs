@@ -51,6 +51,15 @@ pub enum CoordinatorError {
     /// The snapshot array refused an operation (a bug in the coordinator if it happens).
     #[error("snapshot array")]
     Core(#[from] snapstate::Error),
+    /// The run was asked to stop ([`CoordinatorHandle::stop`](crate::CoordinatorHandle::stop))
+    /// and did, after a last snapshot.
+    #[error("stopped on request with {committed} of {subtasks} subtasks committed")]
+    Stopped {
+        /// Subtasks committed (and, with a checkpoint directory, durable).
+        committed: usize,
+        /// Subtasks in the job.
+        subtasks: usize,
+    },
     /// An internal invariant of exactly-once commit broke (a bug in the coordinator).
     #[error("internal error (a bug): {0}")]
     Invariant(String),
@@ -91,9 +100,32 @@ pub enum CheckpointDirError {
         /// The directory.
         dir: PathBuf,
     },
+    /// The path is a file, not a directory.
+    #[error("checkpoint directory {} is a file, not a directory; give the path of a directory (it is created if missing)", path.display())]
+    NotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Another run holds the directory's lock.
+    #[error(
+        "checkpoint directory {} is in use by another snapstate run ({holder}); wait for it to end or stop it, or use another directory",
+        dir.display()
+    )]
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+        /// Who holds it: pid, host, start time.
+        holder: String,
+    },
     /// A file in the directory is damaged.
-    #[error("corrupt checkpoint file {}: {reason}", path.display())]
+    #[error(
+        "corrupt checkpoint file {}: {reason}; to start over, delete {} or use another directory",
+        path.display(),
+        dir.display()
+    )]
     Corrupt {
+        /// The checkpoint directory.
+        dir: PathBuf,
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
@@ -101,22 +133,44 @@ pub enum CheckpointDirError {
     },
     /// The progress checkpoint (in the core's checkpoint encoding) is truncated, corrupt
     /// or of another format version.
-    #[error("corrupt checkpoint file {}", path.display())]
+    #[error(
+        "corrupt checkpoint file {} (to start over, delete {} or use another directory)",
+        path.display(),
+        dir.display()
+    )]
     Progress {
+        /// The checkpoint directory.
+        dir: PathBuf,
         /// The file.
         path: PathBuf,
         /// The core's typed reason.
         #[source]
         source: snapstate::CheckpointError,
     },
+    /// A file in the directory was written by another job (copied from another
+    /// checkpoint directory).
+    #[error(
+        "checkpoint file {} belongs to another job (copied from another checkpoint directory?); to start over, delete {} or use another directory",
+        path.display(),
+        dir.display()
+    )]
+    ForeignFile {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// The file.
+        path: PathBuf,
+    },
     /// The directory was written by a different job.
     #[error(
-        "checkpoint directory {} belongs to a different job ({found}; this run is {expected}); use a new directory or the same flags",
-        dir.display()
+        "checkpoint directory {} belongs to a different job ({}); resume it with the settings it was written with, or start over: delete it or use another directory",
+        dir.display(),
+        differences.join("; ")
     )]
     DifferentJob {
         /// The directory.
         dir: PathBuf,
+        /// What differs, one `"what: this run's value here, the directory's there"` each.
+        differences: Vec<String>,
         /// The job it was written by.
         found: String,
         /// The job being run now.

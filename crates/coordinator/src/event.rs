@@ -21,7 +21,7 @@ pub enum FailureCause {
     Panicked(String),
     /// The worker thread ended before its queue was done.
     Exited,
-    /// The worker completed no subtask for this long.
+    /// The worker sent no heartbeat and completed no subtask for this long.
     Stalled(Duration),
 }
 
@@ -30,7 +30,7 @@ impl fmt::Display for FailureCause {
         match self {
             FailureCause::Panicked(msg) => write!(f, "panicked: {msg}"),
             FailureCause::Exited => f.write_str("exited without finishing its queue"),
-            FailureCause::Stalled(d) => write!(f, "made no progress for {:.1} s", d.as_secs_f64()),
+            FailureCause::Stalled(d) => write!(f, "sent no heartbeat for {:.1} s", d.as_secs_f64()),
         }
     }
 }
@@ -48,6 +48,15 @@ pub enum Event {
         committed: Vec<usize>,
         /// The durable checkpoint a resumed run restarts from.
         resumed_from: Option<u64>,
+    },
+    /// A resumed run found inputs changed since their outputs were committed; those
+    /// subtasks, and what follows them in their nodes' queues, run again. Sent just
+    /// before [`Event::Started`], whose counts already leave them out.
+    InputsChanged {
+        /// The subtasks whose inputs changed, ascending.
+        subtasks: Vec<usize>,
+        /// Restored outputs discarded (the changed ones and those after them).
+        discarded: usize,
     },
     /// A worker completed the subtask at position `done - 1` of its queue.
     Progress {

@@ -15,10 +15,17 @@ pub struct RunStats {
     pub workers: usize,
     /// Subtasks in the job.
     pub subtasks: usize,
-    /// Subtasks already committed in the checkpoint directory when the run started.
+    /// Subtasks already committed in the checkpoint directory when the run started (and
+    /// kept: their inputs had not changed).
     pub restored: usize,
     /// The durable checkpoint a resumed run restarted from.
     pub resumed_from: Option<u64>,
+    /// Restored subtasks whose inputs had changed since their output was committed
+    /// (each rolled its node back to just before it).
+    pub inputs_changed: usize,
+    /// Restored outputs thrown away by those rollbacks (the changed subtasks and what
+    /// came after them in their nodes' queues).
+    pub discarded_on_resume: usize,
     /// Completed runs of a subtask, wasted ones included.
     pub subtask_runs: u64,
     /// Completed subtasks thrown away because a failure struck before a snapshot covered them.
@@ -33,8 +40,9 @@ pub struct RunStats {
     pub snapshots: u64,
     /// Snapshots written to the checkpoint directory.
     pub checkpoints_written: u64,
-    /// Wall time of the run.
-    #[serde(rename = "elapsed_secs", serialize_with = "ser_secs")]
+    /// Wall time of the coordinated part (from opening the checkpoint directory to the
+    /// last commit), not the merge and write that follow.
+    #[serde(rename = "coordinator_secs", serialize_with = "ser_secs")]
     pub elapsed: Duration,
 }
 

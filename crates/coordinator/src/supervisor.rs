@@ -38,7 +38,10 @@ struct NodeRun {
     handle: Option<JoinHandle<Exit>>,
     signal: Arc<TaskSignal>,
     done: bool,
+    /// The worker's progress and heartbeat count when last looked at, and when either
+    /// last moved.
     last_progress: u64,
+    last_beats: u64,
     last_change: Instant,
 }
 
@@ -116,14 +119,28 @@ impl<J: Job> Supervisor<J> {
             let wait = next_snapshot
                 .saturating_duration_since(Instant::now())
                 .min(POLL);
-            let mut requested = false;
+            let (mut requested, mut stop) = (false, false);
+            let mut note = |m: Msg| match m {
+                Msg::Snapshot => requested = true,
+                Msg::Stop => stop = true,
+                Msg::Exited => {}
+            };
             match rx.recv_timeout(wait) {
-                Ok(Msg::Snapshot) => requested = true,
-                Ok(Msg::Exited) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(m) => note(m),
+                Err(RecvTimeoutError::Timeout) => {}
                 // The supervisor holds a sender itself, so this cannot happen.
                 Err(RecvTimeoutError::Disconnected) => {}
             }
-            requested |= rx.try_iter().any(|m| matches!(m, Msg::Snapshot));
+            rx.try_iter().for_each(&mut note);
+            if stop {
+                // Keep what is done: one last snapshot (durable with a checkpoint
+                // directory), then stop.
+                self.snapshot_and_commit(stats)?;
+                return Err(CoordinatorError::Stopped {
+                    committed: self.commits.committed(),
+                    subtasks: self.shared.plan.subtasks,
+                });
+            }
 
             self.reap(stats)?;
             self.find_stalls(stats)?;
@@ -173,6 +190,7 @@ impl<J: Job> Supervisor<J> {
             signal,
             done,
             last_progress: start as u64,
+            last_beats: 0,
             last_change: Instant::now(),
         })
     }
@@ -216,7 +234,8 @@ impl<J: Job> Supervisor<J> {
         Ok(())
     }
 
-    /// Declares stalled the workers whose progress has not moved for the stall timeout.
+    /// Declares stalled the workers that have neither made progress nor sent a heartbeat
+    /// for the stall timeout. A slow subtask that keeps beating is never stalled.
     fn find_stalls(&mut self, stats: &mut RunStats) -> Result<(), CoordinatorError> {
         let now = Instant::now();
         for node in 0..self.nodes.len() {
@@ -230,8 +249,10 @@ impl<J: Job> Supervisor<J> {
             }
             let progress = self.shared.array.current_state(node)?;
             let run = &mut self.nodes[node];
-            if progress != run.last_progress {
+            let beats = run.signal.beats();
+            if progress != run.last_progress || beats != run.last_beats {
                 run.last_progress = progress;
+                run.last_beats = beats;
                 run.last_change = now;
             } else if now.duration_since(run.last_change) >= self.stall_timeout {
                 let idle = now.duration_since(run.last_change);

@@ -10,7 +10,7 @@ use snapstate::SnapshotArray;
 
 use crate::context::{TaskContext, TaskSignal};
 use crate::event::{Event, Observer};
-use crate::fault::{FaultKind, FaultPlan, InjectedPanic};
+use crate::fault::{FaultKind, FaultSchedule, InjectedPanic};
 use crate::identity::Fingerprint;
 use crate::job::{Job, JobError};
 use crate::outbox::{Outbox, Staged};
@@ -25,7 +25,7 @@ pub(crate) struct Shared<J: Job> {
     pub(crate) outboxes: Vec<Outbox<J::Output>>,
     /// Runs started per subtask; the attempt number fault injection keys on.
     pub(crate) attempts: Vec<AtomicU32>,
-    pub(crate) faults: FaultPlan,
+    pub(crate) faults: FaultSchedule,
     pub(crate) observer: Arc<dyn Observer>,
     /// Whether outputs need their inputs' fingerprints (a checkpoint directory stores them).
     pub(crate) fingerprints: bool,
@@ -51,6 +51,8 @@ pub(crate) enum Msg {
     Exited,
     /// Someone asked for a snapshot now.
     Snapshot,
+    /// Someone asked the run to stop.
+    Stop,
 }
 
 /// How a worker thread ended (a panic ends it too, seen as the join error).

@@ -3,12 +3,12 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use snapstate_coordinator::{
-    CheckpointDirError, Coordinator, CoordinatorConfig, CoordinatorError, Job, JobError,
-    JobIdentity, NoopObserver, RunStats, TaskContext,
+    CheckpointDir, CheckpointDirError, Coordinator, CoordinatorConfig, CoordinatorError,
+    Fingerprint, Job, JobError, JobIdentity, NoopObserver, RunStats, TaskContext,
 };
 
 /// Subtask `k` outputs `k³`; `name` is the job's identity.
@@ -106,7 +106,7 @@ fn another_jobs_directory_is_refused() {
     let e = checkpoint_error(run_in(tmp.path(), "squares", 10, 2));
     assert!(matches!(e, CheckpointDirError::DifferentJob { .. }), "{e}");
     let e = checkpoint_error(run_in(tmp.path(), "cubes", 10, 3));
-    assert!(e.to_string().contains("3 workers"), "{e}");
+    assert!(e.to_string().contains("workers: 3 here, 2 there"), "{e}");
 }
 
 /// Damages a finished checkpoint directory.
@@ -174,4 +174,101 @@ fn a_missing_segment_is_refused_rather_than_silently_recomputed() {
     }
     let e = checkpoint_error(run_in(tmp.path(), "cubes", 20, 2));
     assert!(e.to_string().contains("missing"), "{e}");
+}
+
+/// Subtask `k` reads `inputs[k]` and outputs ten times it.
+struct Reads {
+    inputs: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Job for Reads {
+    type Output = u64;
+    fn identity(&self) -> JobIdentity {
+        JobIdentity::new("reads")
+    }
+    fn subtasks(&self) -> usize {
+        self.inputs.lock().unwrap().len()
+    }
+    fn fingerprint(&self, k: usize) -> Result<Fingerprint, JobError> {
+        Ok(Fingerprint::of(
+            &self.inputs.lock().unwrap()[k].to_le_bytes(),
+        ))
+    }
+    fn run(&self, k: usize, _: &TaskContext) -> Result<u64, JobError> {
+        Ok(self.inputs.lock().unwrap()[k] * 10)
+    }
+}
+
+#[test]
+fn a_changed_input_redoes_its_subtask_and_what_follows_it_on_its_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = Arc::new(Mutex::new((0..20).collect::<Vec<u64>>()));
+    let run = |inputs: &Arc<Mutex<Vec<u64>>>| {
+        let config = CoordinatorConfig::new(2)
+            .unwrap()
+            .snapshot_interval(Duration::from_millis(1))
+            .checkpoint_dir(tmp.path());
+        let job = Reads {
+            inputs: Arc::clone(inputs),
+        };
+        Coordinator::new(job, config)
+            .run(Arc::new(NoopObserver))
+            .unwrap()
+    };
+    run(&inputs);
+    // Subtask 12 is position 6 of node 0's queue (0, 2, ..., 18): positions 6..10 of
+    // node 0 run again, node 1 is kept whole.
+    inputs.lock().unwrap()[12] = 1000;
+    let second = run(&inputs);
+    let want: Vec<u64> = inputs.lock().unwrap().iter().map(|v| v * 10).collect();
+    assert_eq!(second.outputs, want, "the changed input's output is redone");
+    assert_eq!(second.stats.inputs_changed, 1);
+    assert_eq!(second.stats.discarded_on_resume, 4);
+    assert_eq!(second.stats.restored, 16);
+    assert_eq!(second.stats.subtask_runs, 4);
+    // The rollback itself is durable: a third run resumes without redoing anything.
+    let third = run(&inputs);
+    assert_eq!(third.outputs, want);
+    assert_eq!((third.stats.restored, third.stats.subtask_runs), (20, 0));
+}
+
+#[test]
+fn files_copied_from_another_jobs_directory_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    run_in(&a, "first", 20, 2).unwrap();
+    run_in(&b, "second", 20, 2).unwrap();
+    fs::copy(a.join("progress.ckpt"), b.join("progress.ckpt")).unwrap();
+    for seg in fs::read_dir(a.join("outputs")).unwrap() {
+        let seg = seg.unwrap();
+        fs::copy(seg.path(), b.join("outputs").join(seg.file_name())).unwrap();
+    }
+    let e = checkpoint_error(run_in(&b, "second", 20, 2));
+    assert!(matches!(e, CheckpointDirError::ForeignFile { .. }), "{e}");
+    assert!(e.to_string().contains("another job"), "{e}");
+}
+
+#[test]
+fn a_locked_directory_is_refused_at_once_naming_its_holder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let held = CheckpointDir::open(tmp.path()).unwrap();
+    let e = checkpoint_error(run_in(tmp.path(), "cubes", 10, 2));
+    assert!(matches!(e, CheckpointDirError::Locked { .. }), "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())),
+        "{text}"
+    );
+    drop(held);
+    run_in(tmp.path(), "cubes", 10, 2).unwrap();
+}
+
+#[test]
+fn a_file_is_not_a_checkpoint_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("notes.txt");
+    fs::write(&file, "mine").unwrap();
+    let e = checkpoint_error(run_in(&file, "cubes", 10, 2));
+    assert!(matches!(e, CheckpointDirError::NotADirectory { .. }), "{e}");
+    assert_eq!(fs::read_to_string(&file).unwrap(), "mine");
 }

@@ -46,8 +46,15 @@ struct Inner {
 
 #[derive(Debug)]
 enum Source {
-    Generated { seed: u64, vocabulary: Vocabulary },
-    Files { files: Vec<FileDoc> },
+    Generated {
+        seed: u64,
+        vocabulary: Vocabulary,
+    },
+    Files {
+        /// The input directory, canonicalised.
+        root: PathBuf,
+        files: Vec<FileDoc>,
+    },
 }
 
 #[derive(Debug)]
@@ -228,12 +235,13 @@ impl Corpus {
             bytes += f.len;
         }
         let digest = names.finalize();
+        let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
         Ok(Corpus(Arc::new(Inner {
             description: format!(
                 "directory of {count} files, {bytes} bytes, listing {}",
                 &digest.to_hex()[..16],
             ),
-            source: Source::Files { files },
+            source: Source::Files { root, files },
             bounds,
             skipped,
             strict: options.is_strict(),
@@ -285,7 +293,7 @@ impl Corpus {
     pub fn doc_name(&self, doc: u32) -> String {
         match &self.0.source {
             Source::Generated { .. } => format!("generated/doc-{doc:06}"),
-            Source::Files { files } => files[doc as usize].name.clone(),
+            Source::Files { files, .. } => files[doc as usize].name.clone(),
         }
     }
 
@@ -293,6 +301,22 @@ impl Corpus {
     /// see [`InvertedIndex::skipped`](crate::InvertedIndex::skipped)).
     pub fn skipped(&self) -> &[Skipped] {
         &self.0.skipped
+    }
+
+    /// The input directory (canonicalised), or `None` for a generated corpus.
+    pub fn root(&self) -> Option<&Path> {
+        match &self.0.source {
+            Source::Files { root, .. } => Some(root),
+            Source::Generated { .. } => None,
+        }
+    }
+
+    /// The generated corpus's seed, or `None` for files.
+    pub fn seed(&self) -> Option<u64> {
+        match &self.0.source {
+            Source::Generated { seed, .. } => Some(*seed),
+            Source::Files { .. } => None,
+        }
     }
 
     /// Whether problems with files are errors rather than skips.
@@ -321,7 +345,7 @@ impl Corpus {
                 self.generate(doc, &mut out);
                 Ok(Some(out))
             }
-            Source::Files { files } => {
+            Source::Files { files, .. } => {
                 let path = &files[doc as usize].path;
                 let bytes = fs::read(path).map_err(|source| CorpusError::Unreadable {
                     path: path.clone(),
@@ -355,7 +379,7 @@ impl Corpus {
         mut beat: impl FnMut() -> Result<(), E>,
     ) -> Result<FileRead, E> {
         raw.clear();
-        let Source::Files { files } = &self.0.source else {
+        let Source::Files { files, .. } = &self.0.source else {
             return Ok(FileRead::Whole);
         };
         let failed = |e: io::Error| {

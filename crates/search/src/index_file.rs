@@ -95,8 +95,11 @@ pub struct QueryResult {
     pub terms: Vec<String>,
     /// How many documents contain each term.
     pub doc_freqs: Vec<usize>,
-    /// Documents containing every term, most occurrences first (ties: lower id first).
+    /// Documents containing every term, most occurrences first (ties: lower id first),
+    /// at most the limit asked for.
     pub hits: Vec<Hit>,
+    /// How many documents contain every term (the hits before the limit cut them).
+    pub total_hits: usize,
 }
 
 impl IndexFile {
@@ -320,11 +323,13 @@ impl IndexFile {
                 h.doc,
             )
         });
+        let total_hits = hits.len();
         hits.truncate(limit);
         Ok(QueryResult {
             terms,
             doc_freqs,
             hits,
+            total_hits,
         })
     }
 }

@@ -120,6 +120,8 @@ pub fn write_index(
         move |source: io::Error| IndexFileError::Io { path, source }
     };
     fs::create_dir_all(dir).map_err(io_err(dir))?;
+    // A run killed while writing left its temporary file here; nothing else removes it.
+    snapstate_coordinator::remove_temp_files(dir).map_err(io_err(dir))?;
     let path = dir.join(INDEX_FILE);
     let (bytes, checksum) = encode_index(index);
     write_atomic(&path, &bytes).map_err(io_err(&path))?;

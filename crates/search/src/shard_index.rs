@@ -135,6 +135,28 @@ impl ShardIndex {
         Ok(builder.finish())
     }
 
+    /// [`build`](Self::build), calling `beat` between documents and after every
+    /// [`HEARTBEAT_BYTES`] of text tokenised, so that one huge document still shows
+    /// signs of life; an error from `beat` (a cancelled run) stops the build.
+    ///
+    /// # Errors
+    ///
+    /// The first error `read` or `beat` returns.
+    pub fn build_with_heartbeat<E>(
+        docs: Range<u32>,
+        mut read: impl FnMut(u32, &mut String) -> Result<(), E>,
+        mut beat: impl FnMut() -> Result<(), E>,
+    ) -> Result<Self, E> {
+        let mut text = String::new();
+        let mut builder = ShardBuilder::new(docs.clone());
+        for doc in docs {
+            beat()?;
+            read(doc, &mut text)?;
+            builder.add(&text, &mut beat)?;
+        }
+        Ok(builder.finish())
+    }
+
     /// The shard's terms, each with its postings in document order.
     pub fn terms(&self) -> impl Iterator<Item = (&str, &[Posting])> {
         self.table.iter()

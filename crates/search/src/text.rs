@@ -24,8 +24,11 @@
 //! early: a file whose beginning is not text is not read further.
 
 use std::borrow::Cow;
+use std::convert::Infallible;
 
 use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
+
+use crate::shard_index::HEARTBEAT_BYTES;
 
 /// How many leading bytes decide, by their control bytes, whether a file is text.
 pub const SNIFF_BYTES: usize = 64 * 1024;
@@ -84,28 +87,73 @@ enum Kind<'a> {
 }
 
 /// Rules 1 and 2, and whether rule 3 needs a copy. `sniffed`: [`sniff`] already said
-/// [`Sniff::Text`] of these bytes.
-fn classify(bytes: &[u8], sniffed: bool) -> Option<Kind<'_>> {
+/// [`Sniff::Text`] of these bytes. Calls `beat` between megabytes of a large file.
+fn classify<E>(
+    bytes: &[u8],
+    sniffed: bool,
+    mut beat: impl FnMut() -> Result<(), E>,
+) -> Result<Option<Kind<'_>>, E> {
     if bytes.starts_with(UTF16LE_BOM) {
-        return Some(Kind::Utf16(UTF_16LE));
+        return Ok(Some(Kind::Utf16(UTF_16LE)));
     }
     if bytes.starts_with(UTF16BE_BOM) {
-        return Some(Kind::Utf16(UTF_16BE));
+        return Ok(Some(Kind::Utf16(UTF_16BE)));
     }
     let rest = bytes.get(SNIFF_BYTES..).unwrap_or_default();
     if (!sniffed && sniff(bytes) == Sniff::Binary) || memchr::memchr(0, rest).is_some() {
-        return None;
+        return Ok(None);
     }
     let body = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
-    Some(match std::str::from_utf8(body) {
+    if body.len() > HEARTBEAT_BYTES {
+        // Valid piece by piece (cut between characters) is valid as a whole.
+        for (i, piece) in char_pieces(body).enumerate() {
+            if i > 0 {
+                beat()?;
+            }
+            if std::str::from_utf8(piece).is_err() {
+                return Ok(Some(Kind::Mixed(body)));
+            }
+        }
+    }
+    Ok(Some(match std::str::from_utf8(body) {
         Ok(text) => Kind::Utf8(text),
         Err(_) => Kind::Mixed(body),
+    }))
+}
+
+/// `bytes` in pieces of about [`HEARTBEAT_BYTES`], each cut before a byte that does not
+/// continue a character: no character and no invalid sequence spans a cut, so
+/// decoding the pieces gives exactly the text of decoding the whole.
+fn char_pieces(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut cut = rest.len().min(HEARTBEAT_BYTES);
+        // At most 3 continuation bytes follow a lead byte; past that, any cut will do.
+        for _ in 0..3 {
+            if cut < rest.len() && rest[cut] & 0xC0 == 0x80 {
+                cut -= 1;
+            }
+        }
+        if cut == 0 {
+            cut = rest.len().min(HEARTBEAT_BYTES);
+        }
+        let (piece, tail) = rest.split_at(cut);
+        rest = tail;
+        Some(piece)
     })
 }
 
 /// Writes the text of a classified file into `out` (cleared first); `false` if a
 /// UTF-16 file turns out not to be text.
-fn decode_to(kind: &Kind<'_>, bytes: &[u8], out: &mut String) -> bool {
+fn decode_to<E>(
+    kind: &Kind<'_>,
+    bytes: &[u8],
+    out: &mut String,
+    mut beat: impl FnMut() -> Result<(), E>,
+) -> Result<bool, E> {
     out.clear();
     match *kind {
         Kind::Utf8(text) => out.push_str(text),
@@ -117,38 +165,46 @@ fn decode_to(kind: &Kind<'_>, bytes: &[u8], out: &mut String) -> bool {
                 odd += usize::from(c.is_ascii() && is_odd_control(c as u8));
             }
             if odd * 100 > seen || text.contains('\0') {
-                return false;
+                return Ok(false);
             }
             out.push_str(&text);
         }
         Kind::Mixed(body) => {
             out.reserve(body.len() + body.len() / 8);
-            for chunk in body.utf8_chunks() {
-                out.push_str(chunk.valid());
-                if !chunk.invalid().is_empty() {
-                    let (text, _) = WINDOWS_1252.decode_without_bom_handling(chunk.invalid());
-                    out.push_str(&text);
+            for (i, piece) in char_pieces(body).enumerate() {
+                if i > 0 {
+                    beat()?;
+                }
+                for chunk in piece.utf8_chunks() {
+                    out.push_str(chunk.valid());
+                    if !chunk.invalid().is_empty() {
+                        let (text, _) = WINDOWS_1252.decode_without_bom_handling(chunk.invalid());
+                        out.push_str(&text);
+                    }
                 }
             }
         }
     }
-    true
+    Ok(true)
 }
 
 /// The text of a file's bytes under the module's rule, or `None` if it is not text;
-/// `sniffed`: [`sniff`] already said [`Sniff::Text`] of them.
+/// `sniffed`: [`sniff`] already said [`Sniff::Text`] of them. Calls `beat` between
+/// megabytes of a large file; its error stops the decoding.
 ///
 /// The text borrows `bytes` when they are valid UTF-8; otherwise it is written into
 /// `scratch` (whose old contents are dropped) and borrows that.
-pub(crate) fn decode_into<'a>(
+pub(crate) fn decode_into<'a, E>(
     bytes: &'a [u8],
     sniffed: bool,
     scratch: &'a mut String,
-) -> Option<&'a str> {
-    match classify(bytes, sniffed)? {
-        Kind::Utf8(text) => Some(text),
-        kind => decode_to(&kind, bytes, scratch).then_some(scratch.as_str()),
-    }
+    mut beat: impl FnMut() -> Result<(), E>,
+) -> Result<Option<&'a str>, E> {
+    Ok(match classify(bytes, sniffed, &mut beat)? {
+        None => None,
+        Some(Kind::Utf8(text)) => Some(text),
+        Some(kind) => decode_to(&kind, bytes, scratch, beat)?.then_some(scratch.as_str()),
+    })
 }
 
 /// The text of a file's bytes, or `None` if it is not text, under the rule in the
@@ -170,13 +226,20 @@ pub(crate) fn decode_into<'a>(
 /// assert_eq!(decode_text(&[1, 2, 3, 4, 5, 6, 7]), None);
 /// ```
 pub fn decode_text(bytes: &[u8]) -> Option<Cow<'_, str>> {
-    match classify(bytes, false)? {
+    let Ok(kind) = classify(bytes, false, no_beat);
+    match kind? {
         Kind::Utf8(text) => Some(Cow::Borrowed(text)),
         kind => {
             let mut out = String::new();
-            decode_to(&kind, bytes, &mut out).then_some(Cow::Owned(out))
+            let Ok(is_text) = decode_to(&kind, bytes, &mut out, no_beat);
+            is_text.then_some(Cow::Owned(out))
         }
     }
+}
+
+/// A heartbeat nobody listens to.
+fn no_beat() -> Result<(), Infallible> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -240,10 +303,43 @@ mod tests {
     }
 
     #[test]
+    fn a_large_file_decodes_as_a_whole_with_heartbeats() {
+        // Multi-byte characters and invalid bytes straddling every 1 MiB boundary.
+        let mut bytes = Vec::new();
+        while bytes.len() < 3 << 20 {
+            bytes.extend_from_slice("größe ".as_bytes());
+            bytes.extend_from_slice(&[0xE2, 0x82, b' ', 0xFF, b'x', 0xC3, 0x80, 0x80]);
+        }
+        let mut whole = String::new();
+        for chunk in bytes.utf8_chunks() {
+            whole.push_str(chunk.valid());
+            whole.push_str(&WINDOWS_1252.decode_without_bom_handling(chunk.invalid()).0);
+        }
+        let (mut scratch, mut beats) = (String::new(), 0);
+        let text = decode_into(&bytes, false, &mut scratch, || {
+            beats += 1;
+            Ok::<_, ()>(())
+        });
+        assert_eq!(text.unwrap(), Some(whole.as_str()));
+        assert!(beats >= 2, "{beats} beats");
+        let valid = "größe ".repeat(600_000);
+        let mut beats = 0;
+        let text = decode_into(valid.as_bytes(), false, &mut scratch, || {
+            beats += 1;
+            Ok::<_, ()>(())
+        });
+        assert_eq!(text.unwrap(), Some(valid.as_str()));
+        assert!(beats >= 2, "{beats} beats");
+        // A cancelled beat stops it.
+        let stopped = decode_into(&bytes, false, &mut scratch, || Err("cancelled"));
+        assert_eq!(stopped, Err("cancelled"));
+    }
+
+    #[test]
     fn decode_into_borrows_valid_utf8() {
         let bytes = "héllo".as_bytes();
         let mut scratch = String::new();
-        let t = decode_into(bytes, false, &mut scratch).unwrap();
+        let t = decode_into(bytes, false, &mut scratch, no_beat).unwrap().unwrap();
         assert!(std::ptr::eq(t.as_ptr(), bytes.as_ptr()));
         assert!(matches!(decode_text(bytes), Some(Cow::Borrowed("héllo"))));
         assert!(matches!(decode_text(b"h\xE9"), Some(Cow::Owned(s)) if s == "hé"));

@@ -32,6 +32,24 @@ impl Manifest {
         }
     }
 
+    /// What differs between this run's manifest (`self`) and the directory's (`found`).
+    pub(crate) fn differences(&self, found: &Manifest) -> Vec<String> {
+        let mut out = self.job.differences(&found.job);
+        if self.workers != found.workers {
+            out.push(format!(
+                "workers: {} here, {} there",
+                self.workers, found.workers
+            ));
+        }
+        if self.subtasks != found.subtasks {
+            out.push(format!(
+                "subtasks: {} here, {} there",
+                self.subtasks, found.subtasks
+            ));
+        }
+        out
+    }
+
     /// A one-line description for "belongs to a different job" errors.
     pub(crate) fn describe(&self) -> String {
         format!(

@@ -1,6 +1,7 @@
 //! The checkpoint directory: what a killed coordinator resumes from.
 //!
 //! ```text
+//! <dir>/snapstate.lock            held (flock) by the run using the directory: pid, host, start
 //! <dir>/snapstate-job.json        which job wrote the directory (checked on resume)
 //! <dir>/progress.ckpt             each node's progress at the last durable checkpoint
 //! <dir>/outputs/seg-<seq>.bin     the outputs committed at checkpoint <seq>
@@ -14,6 +15,7 @@
 //! are leftovers of a checkpoint that never landed: they are deleted and their subtasks
 //! run again.
 
+mod dir;
 mod frame;
 mod manifest;
 mod progress;
@@ -30,6 +32,7 @@ use crate::error::{io_at, CheckpointDirError};
 use crate::identity::{Digest, Fingerprint, JobIdentity};
 use crate::plan::Plan;
 
+pub use dir::CheckpointDir;
 pub(crate) use segment::EntryRef;
 
 /// The manifest's file name.
@@ -40,6 +43,8 @@ const OUTPUTS: &str = "outputs";
 /// An opened checkpoint directory.
 #[derive(Debug)]
 pub(crate) struct CheckpointStore {
+    /// Holds the directory's lock while the store lives.
+    _locked: CheckpointDir,
     dir: PathBuf,
     plan: Plan,
     job: Digest,
@@ -54,7 +59,8 @@ pub(crate) struct Resumed<O> {
     pub(crate) nodes: Vec<u64>,
     /// The durable checkpoint it was read from.
     pub(crate) seq: u64,
-    /// `(subtask, fingerprint, output)` for every subtask the checkpoint covers.
+    /// `(subtask, fingerprint, output)` for every subtask the checkpoint covers, once
+    /// each, in subtask order.
     pub(crate) outputs: Vec<(usize, Fingerprint, O)>,
 }
 
@@ -62,28 +68,25 @@ impl CheckpointStore {
     /// Opens `dir` for the job `job` with plan `plan`, creating it (and its manifest) if
     /// it is new or empty.
     pub(crate) fn open(
-        dir: &Path,
+        locked: CheckpointDir,
         job: &JobIdentity,
         plan: Plan,
     ) -> Result<Self, CheckpointDirError> {
         let expected = manifest::Manifest::new(job, plan);
-        if dir.exists() && !dir.is_dir() {
-            return Err(CheckpointDirError::Corrupt {
-                path: dir.to_owned(),
-                reason: "exists and is not a directory".to_owned(),
-            });
-        }
-        fs::create_dir_all(dir).map_err(io_at(dir))?;
+        let dir = locked.path().to_owned();
+        let dir = dir.as_path();
         let manifest_path = dir.join(MANIFEST);
         match fs::read(&manifest_path) {
             Ok(bytes) => {
                 let found: manifest::Manifest =
                     serde_json::from_slice(&bytes).map_err(|e| CheckpointDirError::Corrupt {
+                        dir: dir.to_owned(),
                         path: manifest_path.clone(),
                         reason: format!("unreadable manifest: {e}"),
                     })?;
                 if found.format != manifest::FORMAT || found.version != manifest::VERSION {
                     return Err(CheckpointDirError::Corrupt {
+                        dir: dir.to_owned(),
                         path: manifest_path,
                         reason: format!(
                             "format {:?} version {} is not {:?} version {}",
@@ -97,6 +100,7 @@ impl CheckpointStore {
                 if found != expected {
                     return Err(CheckpointDirError::DifferentJob {
                         dir: dir.to_owned(),
+                        differences: expected.differences(&found),
                         found: found.describe(),
                         expected: expected.describe(),
                     });
@@ -105,7 +109,7 @@ impl CheckpointStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Only an empty directory becomes a checkpoint directory: never write
                 // into one that holds someone else's files.
-                if fs::read_dir(dir).map_err(io_at(dir))?.next().is_some() {
+                if !dir::is_empty_but_lock(dir)? {
                     return Err(CheckpointDirError::Foreign {
                         dir: dir.to_owned(),
                     });
@@ -121,6 +125,7 @@ impl CheckpointStore {
         remove_temp_files(&outputs).map_err(io_at(&outputs))?;
         Ok(CheckpointStore {
             dir: dir.to_owned(),
+            _locked: locked,
             plan,
             job: job.digest(),
             next_seq: 0,
@@ -147,9 +152,17 @@ impl CheckpointStore {
     }
 
     fn not_this_job(&self, path: &Path) -> CheckpointDirError {
-        CheckpointDirError::Corrupt {
+        CheckpointDirError::ForeignFile {
+            dir: self.dir.clone(),
             path: path.to_owned(),
-            reason: "written by another job (copied from another checkpoint directory?)".to_owned(),
+        }
+    }
+
+    fn corrupt(&self, path: &Path, reason: String) -> CheckpointDirError {
+        CheckpointDirError::Corrupt {
+            dir: self.dir.clone(),
+            path: path.to_owned(),
+            reason,
         }
     }
 
@@ -162,11 +175,9 @@ impl CheckpointStore {
         let landed = match fs::read(&path) {
             Ok(bytes) => {
                 let p = progress::decode(&bytes).map_err(|e| match e {
-                    progress::ProgressError::Frame(reason) => CheckpointDirError::Corrupt {
-                        path: path.clone(),
-                        reason,
-                    },
+                    progress::ProgressError::Frame(reason) => self.corrupt(&path, reason),
                     progress::ProgressError::Core(source) => CheckpointDirError::Progress {
+                        dir: self.dir.clone(),
                         path: path.clone(),
                         source,
                     },
@@ -189,10 +200,7 @@ impl CheckpointStore {
                 continue;
             }
             let bytes = fs::read(&seg_path).map_err(io_at(&seg_path))?;
-            let corrupt = |reason: String| CheckpointDirError::Corrupt {
-                path: seg_path.clone(),
-                reason,
-            };
+            let corrupt = |reason: String| self.corrupt(&seg_path, reason);
             let seg: segment::Segment<O> = segment::decode(&bytes).map_err(corrupt)?;
             if seg.job != self.job {
                 return Err(self.not_this_job(&seg_path));
@@ -213,7 +221,7 @@ impl CheckpointStore {
             return Ok(None);
         };
         self.next_seq = landed.seq + 1;
-        self.check_covered(&landed.nodes, landed.seq, &path, &outputs)?;
+        let outputs = self.select_covered(&landed.nodes, landed.seq, &path, outputs)?;
         Ok(Some(Resumed {
             nodes: landed.nodes,
             seq: landed.seq,
@@ -221,18 +229,18 @@ impl CheckpointStore {
         }))
     }
 
-    /// Every subtask the checkpoint covers has exactly one output, and nothing else does.
-    fn check_covered<O>(
+    /// Keeps, for every subtask the checkpoint covers, its output from the newest segment
+    /// (a subtask redone after a resume that rolled its node back is in two segments);
+    /// drops outputs the checkpoint does not cover (left by such a rollback). A covered
+    /// subtask without an output is an error.
+    fn select_covered<O>(
         &self,
         nodes: &[u64],
         seq: u64,
         path: &Path,
-        outputs: &[(usize, Fingerprint, O)],
-    ) -> Result<(), CheckpointDirError> {
-        let corrupt = |reason: String| CheckpointDirError::Corrupt {
-            path: path.to_owned(),
-            reason,
-        };
+        outputs: Vec<(usize, Fingerprint, O)>,
+    ) -> Result<Vec<(usize, Fingerprint, O)>, CheckpointDirError> {
+        let corrupt = |reason: String| self.corrupt(path, reason);
         if nodes.len() != self.plan.nodes {
             return Err(corrupt(format!(
                 "holds {} nodes, the job has {} workers",
@@ -252,21 +260,25 @@ impl CheckpointStore {
                 covered[self.plan.subtask(node, pos)] = true;
             }
         }
-        let mut seen = vec![false; self.plan.subtasks];
-        for &(subtask, _, _) in outputs {
-            if subtask >= self.plan.subtasks || !covered[subtask] || seen[subtask] {
-                return Err(corrupt(format!(
-                    "output of subtask {subtask} is not covered exactly once by checkpoint {seq}"
-                )));
+        // `outputs` is in segment order, so a later entry is newer.
+        let mut chosen: Vec<Option<(Fingerprint, O)>> =
+            (0..self.plan.subtasks).map(|_| None).collect();
+        for (subtask, fingerprint, output) in outputs {
+            if subtask < self.plan.subtasks && covered[subtask] {
+                chosen[subtask] = Some((fingerprint, output));
             }
-            seen[subtask] = true;
         }
-        if let Some(missing) = (0..self.plan.subtasks).find(|&k| covered[k] && !seen[k]) {
+        if let Some(missing) = (0..self.plan.subtasks).find(|&k| covered[k] && chosen[k].is_none())
+        {
             return Err(corrupt(format!(
                 "checkpoint {seq} covers subtask {missing} but its output is missing"
             )));
         }
-        Ok(())
+        Ok(chosen
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, c)| c.map(|(f, o)| (k, f, o)))
+            .collect())
     }
 
     /// Makes a checkpoint durable: first the outputs it newly commits, then the progress
@@ -279,21 +291,13 @@ impl CheckpointStore {
         let seq = self.next_seq;
         if !new_outputs.is_empty() {
             let path = self.segment_path(seq);
-            let bytes = segment::encode(self.job, seq, new_outputs).map_err(|reason| {
-                CheckpointDirError::Corrupt {
-                    path: path.clone(),
-                    reason,
-                }
-            })?;
+            let bytes = segment::encode(self.job, seq, new_outputs)
+                .map_err(|reason| self.corrupt(&path, reason))?;
             write_atomic(&path, &bytes).map_err(io_at(&path))?;
         }
         let path = self.dir.join(PROGRESS);
-        let bytes = progress::encode(self.job, seq, nodes).map_err(|reason| {
-            CheckpointDirError::Corrupt {
-                path: path.clone(),
-                reason,
-            }
-        })?;
+        let bytes =
+            progress::encode(self.job, seq, nodes).map_err(|reason| self.corrupt(&path, reason))?;
         write_atomic(&path, &bytes).map_err(io_at(&path))?;
         self.next_seq = seq + 1;
         Ok(seq)
