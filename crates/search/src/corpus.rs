@@ -426,24 +426,11 @@ impl Corpus {
 }
 
 /// Appends up to `limit` bytes from `file` to `raw`, stopping early only at the end of
-/// the file; returns how many it read.
+/// the file; returns how many it read. (`read_to_end` on a `Take` reads into the
+/// vector's spare capacity without zeroing it first.)
 fn fill(file: &mut fs::File, raw: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
-    let start = raw.len();
-    raw.resize(start + limit, 0);
-    let mut n = 0;
-    while n < limit {
-        match file.read(&mut raw[start + n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                raw.truncate(start + n);
-                return Err(e);
-            }
-        }
-    }
-    raw.truncate(start + n);
-    Ok(n)
+    raw.reserve(limit);
+    file.take(limit as u64).read_to_end(raw)
 }
 
 fn even_bounds(docs: u32, shards: usize) -> Vec<u32> {

@@ -234,6 +234,8 @@ impl IndexFile {
 
     /// Entry `i`'s bytes: from its offset to the next one's (or the end).
     fn entry(&self, i: usize) -> Result<&[u8], DecodeError> {
+        #[cfg(test)]
+        tests::PROBES.with(|p| p.set(p.get() + 1));
         let entries = &self.bytes[self.entries_at..self.entries_end];
         let start = self.offset(i);
         let end = if i + 1 < self.stats.terms as usize {
@@ -331,5 +333,50 @@ impl IndexFile {
             hits,
             total_hits,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use crate::{write_index, Corpus, IndexFile, IndexJob, InvertedIndex};
+    use snapstate_coordinator::{Job, TaskContext};
+
+    thread_local! {
+        /// Term entries a lookup has read.
+        pub(super) static PROBES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    #[test]
+    fn a_lookup_reads_a_logarithmic_number_of_entries() {
+        let corpus = Corpus::generated(400, 4, 3);
+        let job = IndexJob::new(corpus.clone());
+        let shards = (0..4)
+            .map(|k| job.run(k, &TaskContext::detached(k)).unwrap())
+            .collect();
+        let index = InvertedIndex::merge(&corpus, shards);
+        let dir = tempfile::tempdir().unwrap();
+        write_index(&index, dir.path()).unwrap();
+        let file = IndexFile::open(dir.path()).unwrap();
+        let terms: Vec<&str> = index.terms().collect();
+        assert!(terms.len() > 4000, "{} terms", terms.len());
+        let bound = 2 + (terms.len() as f64).log2().ceil() as usize;
+        for (i, term) in terms.iter().enumerate().step_by(97) {
+            PROBES.with(|p| p.set(0));
+            assert_eq!(
+                file.postings(term).unwrap().as_deref(),
+                index.postings(term),
+                "{term}"
+            );
+            let probes = PROBES.with(Cell::get);
+            assert!(
+                probes <= bound,
+                "term {i}: {probes} entries read, bound {bound}"
+            );
+        }
+        PROBES.with(|p| p.set(0));
+        assert_eq!(file.postings("zzzzzzzzzz").unwrap(), None);
+        assert!(PROBES.with(Cell::get) <= bound);
     }
 }

@@ -157,7 +157,9 @@ impl Job for IndexJob {
         let mut fp = Fingerprinter::new();
         let mut raw = Vec::new();
         for doc in self.corpus.shard(subtask) {
-            let Ok(read) = self.corpus.read_file(doc, &mut raw, || Ok::<_, Infallible>(()));
+            let Ok(read) = self
+                .corpus
+                .read_file(doc, &mut raw, || Ok::<_, Infallible>(()));
             if let FileRead::Failed(reason, detail) = &read {
                 if self.corpus.is_strict() {
                     return Err(self.strict_error(doc, *reason, detail));

@@ -1,11 +1,12 @@
 //! Building one shard's index in a single pass over its documents.
 //!
 //! Each distinct term of the shard is stored once, in one text arena, and numbered in
-//! the order it first occurs; a hash table maps a term's bytes to its number. A posting
-//! is appended the first time a term occurs in a document and counted up after that
-//! (each term remembers where its latest posting is), so there is no map per document
-//! and no allocation per term or per document. At the end the postings are grouped by
-//! term with one counting sort, which keeps them in document order.
+//! the order it first occurs; a hash table maps a term's bytes to its number. Each term
+//! keeps the document it was last seen in and its count there; when it turns up in a
+//! later document, that finished (document, count) posting is appended to one list for
+//! the shard. So there is no map per document, no allocation per term or per document,
+//! and a repeated term touches only its own entry. At the end the postings are grouped
+//! by term with one counting sort, which keeps each term's in document order.
 
 use std::hash::BuildHasher;
 use std::ops::Range;
@@ -18,8 +19,24 @@ use crate::skip::SkipReason;
 use crate::term_table::TermTable;
 use crate::tokenize::tokenize;
 
-/// No posting yet (in [`ShardBuilder::latest`]).
+/// Not seen in any document yet (in [`Term::doc`]).
 const NONE: u32 = u32::MAX;
+
+/// What the builder keeps per distinct term.
+#[derive(Clone, Copy, Debug)]
+struct Term {
+    /// Where it starts in the text arena.
+    start: usize,
+    /// Its length in bytes.
+    len: u32,
+    /// The document it was last seen in (numbered among the indexed), or [`NONE`].
+    doc: u32,
+    /// Its occurrences in that document so far.
+    count: u32,
+}
+
+/// Distinct terms a shard's tables start with room for.
+const INITIAL_TERMS: usize = 1024;
 
 /// A shard's index in the making.
 #[derive(Debug)]
@@ -31,11 +48,8 @@ pub(crate) struct ShardBuilder {
     hashes: Vec<u64>,
     /// All terms, concatenated in number order.
     text: String,
-    /// Per term: where it ends in `text`.
-    ends: Vec<usize>,
-    /// Per term: the index in `postings` of its latest posting.
-    latest: Vec<u32>,
-    /// (term, posting) in the order made.
+    terms: Vec<Term>,
+    /// (term, posting) for each finished posting, in the order finished.
     postings: Vec<(u32, Posting)>,
     /// Documents indexed so far: the next one's number.
     indexed: u32,
@@ -72,12 +86,11 @@ impl ShardBuilder {
     pub(crate) fn new(docs: Range<u32>) -> Self {
         ShardBuilder {
             docs,
-            table: HashTable::new(),
-            hashes: Vec::new(),
-            text: String::new(),
-            ends: Vec::new(),
-            latest: Vec::new(),
-            postings: Vec::new(),
+            table: HashTable::with_capacity(INITIAL_TERMS),
+            hashes: Vec::with_capacity(INITIAL_TERMS),
+            text: String::with_capacity(INITIAL_TERMS * 8),
+            terms: Vec::with_capacity(INITIAL_TERMS),
+            postings: Vec::with_capacity(INITIAL_TERMS * 2),
             indexed: 0,
             skipped: Vec::new(),
             tokens: 0,
@@ -123,51 +136,66 @@ impl ShardBuilder {
             table,
             hashes,
             text,
-            ends,
-            latest,
+            terms,
             postings,
             indexed,
             ..
         } = self;
-        let term_of = |id: u32| {
-            let i = id as usize;
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            &text[start..ends[i]]
-        };
-        let id = match table.find(hash, |&id| term_of(id) == term) {
+        let doc = *indexed;
+        let bytes = term.as_bytes();
+        let found = table.find(hash, |&id| {
+            let t = &terms[id as usize];
+            text.as_bytes().get(t.start..t.start + t.len as usize) == Some(bytes)
+        });
+        let id = match found {
             Some(&id) => id,
             None => {
-                let id = ends.len() as u32;
+                let id = terms.len() as u32;
+                terms.push(Term {
+                    start: text.len(),
+                    len: term.len() as u32,
+                    doc: NONE,
+                    count: 0,
+                });
                 text.push_str(term);
-                ends.push(text.len());
                 hashes.push(hash);
-                latest.push(NONE);
                 table.insert_unique(hash, id, |&id| hashes[id as usize]);
                 id
             }
         };
-        let at = latest[id as usize];
-        if at != NONE {
-            let posting = &mut postings[at as usize].1;
-            if posting.doc == *indexed {
-                posting.count += 1;
-                return;
+        let t = &mut terms[id as usize];
+        if t.doc == doc {
+            t.count += 1;
+        } else {
+            if t.doc != NONE {
+                postings.push((
+                    id,
+                    Posting {
+                        doc: t.doc,
+                        count: t.count,
+                    },
+                ));
             }
+            t.doc = doc;
+            t.count = 1;
         }
-        latest[id as usize] = postings.len() as u32;
-        postings.push((
-            id,
-            Posting {
-                doc: *indexed,
-                count: 1,
-            },
-        ));
     }
 
     /// The shard's index: terms in first-occurrence order, postings grouped by term.
-    pub(crate) fn finish(self) -> ShardIndex {
-        let terms = self.ends.len();
-        let mut post_ends = vec![0usize; terms];
+    pub(crate) fn finish(mut self) -> ShardIndex {
+        // Each term's posting for the last document it was seen in.
+        for (id, t) in self.terms.iter().enumerate() {
+            if t.doc != NONE {
+                self.postings.push((
+                    id as u32,
+                    Posting {
+                        doc: t.doc,
+                        count: t.count,
+                    },
+                ));
+            }
+        }
+        let mut post_ends = vec![0usize; self.terms.len()];
         for &(id, _) in &self.postings {
             post_ends[id as usize] += 1;
         }
@@ -184,7 +212,14 @@ impl ShardBuilder {
             *slot += 1;
         }
         // Each start has moved to its term's end.
-        let table = TermTable::from_parts(self.text, self.ends, post_ends, grouped);
+        let term_ends = self
+            .terms
+            .iter()
+            .map(|t| t.start + t.len as usize)
+            .collect();
+        // The shard is kept until the merge: no spare room in it.
+        self.text.shrink_to_fit();
+        let table = TermTable::from_parts(self.text, term_ends, post_ends, grouped);
         ShardIndex {
             docs: self.docs,
             indexed: self.indexed,
@@ -241,7 +276,10 @@ mod tests {
             ]
         );
         assert_eq!((shard.indexed, shard.tokens, shard.bytes), (3, 5, 8));
-        assert_eq!(shard.skipped().collect::<Vec<_>>(), [(11, SkipReason::Binary, "")]);
+        assert_eq!(
+            shard.skipped().collect::<Vec<_>>(),
+            [(11, SkipReason::Binary, "")]
+        );
     }
 
     #[test]

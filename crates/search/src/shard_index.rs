@@ -90,17 +90,18 @@ impl TryFrom<RawShard> for ShardIndex {
 
     fn try_from(raw: RawShard) -> Result<Self, String> {
         let len = raw.docs.end.checked_sub(raw.docs.start);
-        let skipped_in_range = raw
-            .skipped
-            .windows(2)
-            .all(|w| w[0].doc < w[1].doc)
+        let skipped_in_range = raw.skipped.windows(2).all(|w| w[0].doc < w[1].doc)
             && raw.skipped.iter().all(|s| raw.docs.contains(&s.doc));
         if len != Some(raw.indexed + raw.skipped.len() as u32) || !skipped_in_range {
             return Err("skipped documents do not fit the shard".into());
         }
         for (_, postings) in raw.table.iter() {
             let ascending = postings.windows(2).all(|w| w[0].doc < w[1].doc);
-            if !ascending || postings.iter().any(|p| p.doc >= raw.indexed || p.count == 0) {
+            if !ascending
+                || postings
+                    .iter()
+                    .any(|p| p.doc >= raw.indexed || p.count == 0)
+            {
                 return Err("postings are not ascending within the shard's documents".into());
             }
         }

@@ -20,9 +20,7 @@ use serde::{Deserialize, Serialize};
 /// assert!(!SkipReason::Binary.is_problem());
 /// assert!(SkipReason::Unreadable.is_problem());
 /// ```
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SkipReason {

@@ -50,7 +50,7 @@ pub(crate) enum Sniff {
 /// so that counting them vectorises.
 #[inline]
 fn is_odd_control(b: u8) -> bool {
-    let allowed = ((b >= 0x08) & (b <= 0x0D)) | (b == 0x1A) | (b == 0x1B);
+    let allowed = (0x08..=0x0D).contains(&b) | (b == 0x1A) | (b == 0x1B);
     ((b < 0x20) & !allowed) | (b == 0x7F)
 }
 
@@ -254,7 +254,10 @@ mod tests {
     #[test]
     fn latin1_and_windows_1252_bytes_read_as_their_characters() {
         assert_eq!(text(b"Gr\xF6\xDFe").as_deref(), Some("Größe"));
-        assert_eq!(text(b"caf\xE9 \x80 \x93x\x94").as_deref(), Some("café € “x”"));
+        assert_eq!(
+            text(b"caf\xE9 \x80 \x93x\x94").as_deref(),
+            Some("café € “x”")
+        );
         // Mixed: valid UTF-8 stays, the stray Latin-1 byte is read as Latin-1.
         let mut mixed = "naïve ".as_bytes().to_vec();
         mixed.extend_from_slice(b"na\xEFve");
@@ -339,7 +342,9 @@ mod tests {
     fn decode_into_borrows_valid_utf8() {
         let bytes = "héllo".as_bytes();
         let mut scratch = String::new();
-        let t = decode_into(bytes, false, &mut scratch, no_beat).unwrap().unwrap();
+        let t = decode_into(bytes, false, &mut scratch, no_beat)
+            .unwrap()
+            .unwrap();
         assert!(std::ptr::eq(t.as_ptr(), bytes.as_ptr()));
         assert!(matches!(decode_text(bytes), Some(Cow::Borrowed("héllo"))));
         assert!(matches!(decode_text(b"h\xE9"), Some(Cow::Owned(s)) if s == "hé"));

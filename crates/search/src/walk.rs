@@ -7,11 +7,13 @@
 //! text is decided when it is indexed, from the one read of its bytes.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rayon::prelude::*;
 
 use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
@@ -200,9 +202,9 @@ struct Collected {
     found: Vec<(Found, FileId, bool)>,
     /// Every path the walker reported, files, directories and errors alike.
     reported: Vec<PathBuf>,
-    /// Each directory walked into, with the names it holds (to find what the walker
-    /// left out without a word: hidden, ignored, globbed).
-    dirs: Vec<(PathBuf, Vec<(OsString, bool)>)>,
+    /// Each directory walked into (to find, when ignore files or globs are in play,
+    /// what the walker left out without a word).
+    dirs: Vec<PathBuf>,
     /// Directories reached through a symbolic link.
     linked_dirs: Vec<PathBuf>,
     skipped: Vec<(PathBuf, bool, SkipReason, String)>,
@@ -249,7 +251,10 @@ impl Visitor<'_> {
             return WalkState::Continue;
         };
         if kind.is_dir() {
-            if entry.ino().is_some_and(|ino| self.exclude.iter().any(|e| e.1 == ino)) {
+            if entry
+                .ino()
+                .is_some_and(|ino| self.exclude.iter().any(|e| e.1 == ino))
+            {
                 let id = fs::metadata(&path).ok().and_then(|m| file_id(&m, &path));
                 if id.is_some_and(|id| self.exclude.iter().any(|e| e.0 == id)) {
                     let detail = "the run's own checkpoint or output directory".to_owned();
@@ -260,17 +265,7 @@ impl Visitor<'_> {
             if entry.path_is_symlink() {
                 self.local.linked_dirs.push(path.clone());
             }
-            // The walker has read this directory too; its listing is not shared.
-            if let Ok(read) = fs::read_dir(&path) {
-                let names = read
-                    .filter_map(Result::ok)
-                    .map(|e| {
-                        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-                        (e.file_name(), is_dir)
-                    })
-                    .collect();
-                self.local.dirs.push((path.clone(), names));
-            }
+            self.local.dirs.push(path.clone());
             self.local.reported.push(path);
             return WalkState::Continue;
         }
@@ -401,9 +396,35 @@ pub(crate) fn walk(root: &Path, options: &WalkOptions) -> Result<Listing, WalkEr
         0 => rayon::current_num_threads(),
         n => n,
     };
+    // Hidden entries are left out here rather than by the walker, so that they are
+    // counted without listing every directory twice; ignore files are noted, since
+    // what they leave out can only be found that way.
+    let hidden: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+    let ignore_files = Arc::new(AtomicBool::new(false));
+    let filter = {
+        let (hidden, ignore_files) = (Arc::clone(&hidden), Arc::clone(&ignore_files));
+        let (keep_hidden, no_ignore) = (options.hidden, options.no_ignore);
+        move |entry: &DirEntry| {
+            let name = entry.file_name().as_encoded_bytes();
+            if !no_ignore && matches!(name, b".gitignore" | b".ignore" | b".git") {
+                // Relaxed: read after the walk's threads are joined.
+                ignore_files.store(true, Ordering::Relaxed);
+            }
+            if keep_hidden || !name.starts_with(b".") {
+                return true;
+            }
+            let path = entry.path().to_owned();
+            hidden
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(path);
+            false
+        }
+    };
     let mut builder = WalkBuilder::new(root);
     builder
-        .hidden(!options.hidden)
+        .hidden(false)
+        .filter_entry(filter)
         .parents(false)
         .ignore(!options.no_ignore)
         .git_ignore(!options.no_ignore)
@@ -419,16 +440,28 @@ pub(crate) fn walk(root: &Path, options: &WalkOptions) -> Result<Listing, WalkEr
         exclude: &exclude,
         sink: &sink,
     });
-    let parts = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
-    Ok(assemble(root, options, &overrides, parts))
+    let mut parts = sink.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let mut hidden = std::mem::take(&mut *hidden.lock().unwrap_or_else(PoisonError::into_inner));
+    let mut found_hidden = Collected::default();
+    for path in hidden.drain(..) {
+        let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        found_hidden.reported.push(path.clone());
+        found_hidden
+            .skipped
+            .push((path, is_dir, SkipReason::Hidden, String::new()));
+    }
+    parts.push(found_hidden);
+    // Relaxed: the walk's threads are joined.
+    let silent_drops = ignore_files.load(Ordering::Relaxed) || !options.globs.is_empty();
+    Ok(assemble(root, &overrides, parts, silent_drops))
 }
 
 /// Joins the threads' findings: what the walker dropped silently, duplicates, order.
 fn assemble(
     root: &Path,
-    options: &WalkOptions,
     overrides: &Override,
     parts: Vec<Collected>,
+    silent_drops: bool,
 ) -> Listing {
     let mut all = Collected::default();
     for mut part in parts {
@@ -449,22 +482,33 @@ fn assemble(
     for (path, is_dir, reason, detail) in all.skipped {
         push(&path, is_dir, reason, detail);
     }
-    // What the walker passed over without reporting: hidden, ignored, globbed out.
-    let reported: HashSet<&Path> = all.reported.iter().map(PathBuf::as_path).collect();
-    for (dir, names) in &all.dirs {
-        for (name, is_dir) in names {
-            let path = dir.join(name);
+    // What the walker passed over without reporting (ignored, globbed out): the
+    // directories' entries it did not report. Listed again only if ignore files or
+    // globs were in play; otherwise there is nothing of the kind.
+    if silent_drops {
+        let reported: HashSet<&Path> = all.reported.iter().map(PathBuf::as_path).collect();
+        let listings: Vec<Vec<(PathBuf, bool)>> = all
+            .dirs
+            .par_iter()
+            .map(|dir| {
+                let Ok(read) = fs::read_dir(dir) else {
+                    return Vec::new();
+                };
+                read.filter_map(Result::ok)
+                    .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
+                    .collect()
+            })
+            .collect();
+        for (path, is_dir) in listings.into_iter().flatten() {
             if reported.contains(path.as_path()) {
                 continue;
             }
-            let reason = if !options.hidden && name.as_encoded_bytes().starts_with(b".") {
-                SkipReason::Hidden
-            } else if overrides.matched(&path, *is_dir).is_ignore() {
+            let reason = if overrides.matched(&path, is_dir).is_ignore() {
                 SkipReason::Glob
             } else {
                 SkipReason::Ignored
             };
-            push(&path, *is_dir, reason, String::new());
+            push(&path, is_dir, reason, String::new());
         }
     }
     // One name per file: prefer a path with no link in it, then the first in order.
@@ -508,4 +552,80 @@ fn assemble(
     files.sort_by(|a, b| a.key.cmp(&b.key));
     skipped.sort();
     Listing { files, skipped }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    fn names(listing: &Listing) -> Vec<String> {
+        listing.files.iter().map(|f| display_name(&f.key)).collect()
+    }
+
+    #[test]
+    fn a_file_reached_through_links_is_listed_once_under_its_own_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir(root.join("real")).unwrap();
+        fs::write(root.join("real/z.txt"), "z").unwrap();
+        fs::hard_link(root.join("real/z.txt"), root.join("real/zz.txt")).unwrap();
+        // Links that sort before the file they point to.
+        symlink("real/z.txt", root.join("a-link.txt")).unwrap();
+        symlink("real", root.join("b-alias")).unwrap();
+        let listing = walk(root, &WalkOptions::new()).unwrap();
+        assert_eq!(names(&listing), ["real/z.txt"]);
+        let dups: Vec<(String, String)> = listing
+            .skipped
+            .iter()
+            .map(|s| (s.name.clone(), s.detail.clone()))
+            .collect();
+        let same = "same file as real/z.txt".to_owned();
+        assert_eq!(
+            dups,
+            [
+                ("a-link.txt".to_owned(), same.clone()),
+                ("b-alias/z.txt".to_owned(), same.clone()),
+                ("b-alias/zz.txt".to_owned(), same.clone()),
+                ("real/zz.txt".to_owned(), same),
+            ]
+        );
+    }
+
+    #[test]
+    fn excluded_directories_are_left_out_even_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::write(root.join("a.txt"), "a").unwrap();
+        fs::create_dir_all(root.join("ckpt/outputs")).unwrap();
+        fs::write(root.join("ckpt/snapstate-job.json"), "{}").unwrap();
+        symlink("ckpt", root.join("via-link")).unwrap();
+        let options = WalkOptions::new()
+            .exclude(root.join("ckpt"))
+            .exclude(root.join("not-yet-created"));
+        let listing = walk(root, &options).unwrap();
+        assert_eq!(names(&listing), ["a.txt"]);
+        let excluded: Vec<&str> = listing
+            .skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::Excluded)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(excluded, ["ckpt/", "via-link/"]);
+        // Without the exclusion the checkpoint's files are documents.
+        let listing = walk(root, &WalkOptions::new()).unwrap();
+        assert!(names(&listing).contains(&"ckpt/snapstate-job.json".to_owned()));
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_kept_with_their_bytes_escaped() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"caf\xE9 \xFF.txt");
+        fs::write(dir.path().join(name), "x").unwrap();
+        let listing = walk(dir.path(), &WalkOptions::new()).unwrap();
+        assert_eq!(names(&listing), ["caf\\xE9 \\xFF.txt"]);
+        assert_eq!(listing.files[0].key, b"caf\xE9 \xFF.txt");
+    }
 }

@@ -66,7 +66,11 @@ fn check(index: &InvertedIndex, want: &Naive, dir: &Path) {
     for (term, docs) in want {
         let expected = as_postings(docs);
         assert_eq!(index.postings(term), Some(&expected[..]), "{term}");
-        assert_eq!(file.postings(term).unwrap(), Some(expected), "{term} from the file");
+        assert_eq!(
+            file.postings(term).unwrap(),
+            Some(expected),
+            "{term} from the file"
+        );
     }
     for absent in ["", "0notaterm", "zzzzzzzz", "\u{10FFFF}"] {
         assert_eq!(file.postings(absent).unwrap(), None, "{absent:?}");
@@ -119,7 +123,10 @@ fn awkward_tree(root: &Path) -> Vec<(String, std::path::PathBuf)> {
     };
     w("a.txt", b"Alpha beta alpha. The end");
     w("b/deep/n.md", "Größe und Grösse, naïve café".as_bytes());
-    w("latin1.txt", b"Gr\xF6\xDFe in Latin-1; caf\xE9 \x93quoted\x94");
+    w(
+        "latin1.txt",
+        b"Gr\xF6\xDFe in Latin-1; caf\xE9 \x93quoted\x94",
+    );
     let mut mixed = "naïve utf8 ".as_bytes().to_vec();
     mixed.extend_from_slice(b"then na\xEFve latin1");
     w("mixed.txt", &mixed);
@@ -141,7 +148,11 @@ fn awkward_tree(root: &Path) -> Vec<(String, std::path::PathBuf)> {
     w(".git/config", b"hidden too");
     w(".gitignore", b"*.log\n");
     w("x.log", b"ignored words");
-    fs::write(root.join(OsStr::from_bytes(b"caf\xE9.txt")), b"latin one name").unwrap();
+    fs::write(
+        root.join(OsStr::from_bytes(b"caf\xE9.txt")),
+        b"latin one name",
+    )
+    .unwrap();
     symlink("a.txt", root.join("link.txt")).unwrap();
     symlink("sub", root.join("alias")).unwrap();
     symlink("nowhere", root.join("dangling")).unwrap();
@@ -207,10 +218,17 @@ fn a_directory_of_awkward_files_indexes_like_the_naive_index() {
         }
     }
     let want = naive(texts.iter().map(String::as_str));
-    assert!(want.contains_key("größe"), "Latin-1 decoded: {:?}", want.keys());
+    assert!(
+        want.contains_key("größe"),
+        "Latin-1 decoded: {:?}",
+        want.keys()
+    );
     let latin1 = names.iter().position(|n| n == "latin1.txt").unwrap() as u32;
     assert!(want["größe"].contains_key(&latin1));
-    assert!(want["naïve"].len() >= 2, "UTF-8 and Latin-1 halves of mixed.txt");
+    assert!(
+        want["naïve"].len() >= 2,
+        "UTF-8 and Latin-1 halves of mixed.txt"
+    );
 
     for shards in [1, 3, 64] {
         let corpus = Corpus::from_dir(input.path(), shards).unwrap();
