@@ -25,7 +25,7 @@ pub(crate) fn index(dir: &Path, threads: usize, out: &Path) -> u64 {
     let index = Index::create_in_dir(out, schema.build()).expect("create a tantivy index");
     // tantivy wants at least 15 MB per thread; 64 MB each is plenty for one commit.
     let mut writer: IndexWriter = index
-        .writer_with_num_threads(threads, threads * 64 << 20)
+        .writer_with_num_threads(threads, threads * (64 << 20))
         .expect("a tantivy writer");
     writer.set_merge_policy(Box::new(NoMergePolicy));
     let mut docs = 0;
