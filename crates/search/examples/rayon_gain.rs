@@ -1,6 +1,8 @@
-//! What parallelism buys in each phase of an index build, on a real directory: the walk,
-//! the merge of shard indexes, the encoding of the index file, and the query path's
-//! checksum, each run on 1 thread and on N, interleaved, medians over rounds.
+//! What parallelism buys in each phase of an index build, on a real directory: the walk
+//! (the `ignore` crate's threads), the merge of shard indexes, the encoding of the index
+//! file (and its write, whose fsync no thread count changes), and the query path's
+//! checksum (BLAKE3, `update_rayon`), each run on 1 thread and on N, interleaved,
+//! medians over rounds.
 //!
 //! ```text
 //! cargo run --release -p snapstate-search --example rayon_gain -- /tmp/doc [--threads 2] [--rounds 15]
@@ -65,7 +67,13 @@ fn main() {
     let file_bytes = std::fs::read(out.path().join("index.snapidx")).unwrap();
 
     // [phase][0 = one thread, 1 = many]
-    let names = ["walk", "merge", "encode", "index checksum (query open)"];
+    let names = [
+        "walk",
+        "merge",
+        "encode",
+        "write (encode, fsync, rename)",
+        "index checksum (query open)",
+    ];
     let mut t = vec![[Vec::new(), Vec::new()]; names.len()];
     for round in 0..=rounds {
         for k in [round % 2, 1 - round % 2] {
@@ -77,6 +85,7 @@ fn main() {
             assert!(merged == index, "the merge does not depend on its threads");
             let (encode_s, (bytes, _)) = time(|| pool.install(|| encode_index(&merged)));
             assert!(bytes == file_bytes, "nor does the encoding");
+            let (write_s, _) = time(|| pool.install(|| write_index(&merged, out.path()).unwrap()));
             let (hash_s, _) = time(|| {
                 if k == 0 {
                     blake3::hash(&file_bytes)
@@ -85,7 +94,10 @@ fn main() {
                 }
             });
             if round > 0 {
-                for (phase, s) in [walk_s, merge_s, encode_s, hash_s].into_iter().enumerate() {
+                for (phase, s) in [walk_s, merge_s, encode_s, write_s, hash_s]
+                    .into_iter()
+                    .enumerate()
+                {
                     t[phase][k].push(s);
                 }
             }

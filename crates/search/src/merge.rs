@@ -117,12 +117,14 @@ fn merge_range(inputs: &[Input<'_>], grouped: &[(Vec<u32>, Vec<usize>)], r: usiz
         let (order, starts) = &grouped[s];
         &order[starts[r]..starts[r + 1]]
     };
-    // Number the range's distinct terms and count their postings.
-    let mut table: HashTable<u32> = HashTable::new();
-    let mut terms: Vec<&str> = Vec::new();
-    let mut hashes: Vec<u64> = Vec::new();
-    let mut counts: Vec<usize> = Vec::new();
-    let mut ids: Vec<u32> = Vec::new();
+    // Number the range's distinct terms and count their postings. There are at most
+    // as many as entries, and usually a good fraction of them: room for all up front.
+    let n: usize = (0..inputs.len()).map(|s| entries(s).len()).sum();
+    let mut table: HashTable<u32> = HashTable::with_capacity(n);
+    let mut terms: Vec<&str> = Vec::with_capacity(n);
+    let mut hashes: Vec<u64> = Vec::with_capacity(n);
+    let mut counts: Vec<usize> = Vec::with_capacity(n);
+    let mut ids: Vec<u32> = Vec::with_capacity(n);
     for (s, (shard, _)) in inputs.iter().enumerate() {
         for &i in entries(s) {
             let term = shard.term(i as usize);
