@@ -24,6 +24,17 @@ fn build<S: Store>(versions: u64, nodes: usize) -> S {
         }
         s.snap();
     }
+    // Node `i` holds `v + 1` in snapshot `v`: check a sample before timing anything.
+    let mut rng = XorShift::new(3);
+    for _ in 0..1000 {
+        let (v, i) = (rng.below(versions), rng.below(nodes as u64) as usize);
+        assert_eq!(
+            s.fetch_state(i, v),
+            v + 1,
+            "{}: fetch_state({i}, {v})",
+            S::NAME
+        );
+    }
     s
 }
 
@@ -75,6 +86,11 @@ fn fetch_state(c: &mut Criterion) {
             }
             classic.snap();
         }
+        assert_eq!(
+            classic.fetch(nodes - 1, versions / 2),
+            versions / 2 + 1,
+            "classic"
+        );
         for recent in [true, false] {
             let mut g = c.benchmark_group(format!(
                 "fetch_state/{}/versions={versions}",

@@ -48,6 +48,10 @@ impl StoreVisitor for Snaps<'_> {
             self.nodes, self.writers
         ));
         with_idle_writers(&store, self.writers, || {
+            // Ids count up from 0: checked before timing.
+            for want in 0..100 {
+                assert_eq!(store.snap(), want, "{}: snap() ids", S::NAME);
+            }
             g.bench_function(BenchmarkId::from_parameter(S::NAME), |b| {
                 b.iter(|| black_box(store.snap()))
             });

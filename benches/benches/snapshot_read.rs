@@ -10,7 +10,7 @@ use std::hint::black_box;
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use snapstate_benches::workload::{prefill, NODES};
+use snapstate_benches::workload::{prefill, prefill_value, NODES};
 use snapstate_benches::{for_each_store, Store, StoreVisitor};
 
 struct Whole<'c> {
@@ -22,6 +22,12 @@ impl StoreVisitor for Whole<'_> {
         let store = S::new(NODES);
         let snaps = prefill(&store, NODES);
         let mut out = Vec::with_capacity(NODES);
+        // Every whole snapshot reads the prefill's values: checked before timing.
+        for s in 0..snaps {
+            store.read_snapshot(s, NODES, &mut out);
+            let want: Vec<u64> = (0..NODES).map(|i| prefill_value(s, i)).collect();
+            assert_eq!(out, want, "{}: read_snapshot({s})", S::NAME);
+        }
         let mut g = self.c.benchmark_group("snapshot_read/nodes=1024");
         g.throughput(Throughput::Elements(NODES as u64));
         let mut s = 0;

@@ -34,6 +34,9 @@
 #![allow(clippy::new_without_default)]
 
 pub mod baselines;
+pub mod child;
+pub mod goal;
+pub mod machine;
 pub mod pool;
 pub mod report;
 pub mod rng;

@@ -1,7 +1,8 @@
-//! The scaling harness's outputs: a markdown table, a JSON document and an SVG plot.
+//! The scaling harness's outputs: a markdown table, a JSON document and one SVG plot
+//! per workload.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 use serde_json::json;
@@ -77,7 +78,6 @@ impl Results {
         let ratio_cols: Vec<String> = self
             .threads
             .iter()
-            .filter(|&&t| t <= 2)
             .map(|t| format!("x snapstate @{t}"))
             .collect();
         out.push_str(&format!(
@@ -100,7 +100,6 @@ impl Results {
             let ratios: Vec<String> = self
                 .threads
                 .iter()
-                .filter(|&&t| t <= 2)
                 .map(
                     |&t| match (self.get(w, "snapstate", t), self.get(w, s, t)) {
                         (Some(ours), Some(base)) if s != "snapstate" && w != "control" => {
@@ -152,68 +151,129 @@ impl Results {
         })
     }
 
-    /// An SVG with one panel per workload (and one for the control loop): median
-    /// throughput against threads, one line per implementation.
-    pub fn svg(&self, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-        let panels: Vec<&str> = self
+    /// One SVG per workload (`scaling-<workload>.svg`) and one for the control loop
+    /// (`scaling-control.svg`) in `dir`: median throughput against threads, one line per
+    /// implementation, a logarithmic throughput axis (equal gaps are equal ratios).
+    /// Returns the files written, in table order.
+    ///
+    /// # Errors
+    ///
+    /// If a file cannot be written or drawn.
+    pub fn svgs(&self, dir: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+        let mut files = Vec::new();
+        for w in self
             .workloads
             .iter()
             .copied()
             .chain(std::iter::once("control"))
-            .collect();
-        let cols = 3;
-        let rows = panels.len().div_ceil(cols);
-        let root =
-            SVGBackend::new(path, (420 * cols as u32, 320 * rows as u32)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let areas = root.split_evenly((rows, cols));
-        let max_t = *self.threads.last().unwrap_or(&1);
-        for (area, w) in areas.iter().zip(&panels) {
-            let stores: Vec<&str> = if *w == "control" {
-                vec!["control"]
-            } else {
-                self.stores.clone()
-            };
-            let mut lines: BTreeMap<usize, Vec<(usize, f64)>> = BTreeMap::new();
-            let mut ymax = 0f64;
-            for (k, s) in stores.iter().enumerate() {
-                for &t in &self.threads {
-                    if let Some(v) = self.get(w, s, t) {
-                        ymax = ymax.max(v);
-                        lines.entry(k).or_default().push((t, v));
-                    }
+        {
+            let path = dir.join(format!("scaling-{w}.svg"));
+            self.svg(w, &path)?;
+            files.push(path);
+        }
+        Ok(files)
+    }
+
+    /// The SVG of workload `w` (or `control`) at `path`.
+    fn svg(&self, w: &str, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+        let stores: Vec<&str> = if w == "control" {
+            vec!["control"]
+        } else {
+            self.stores.clone()
+        };
+        let mut lines: BTreeMap<usize, Vec<(usize, f64)>> = BTreeMap::new();
+        let (mut ymin, mut ymax) = (f64::INFINITY, 0f64);
+        for (k, s) in stores.iter().enumerate() {
+            for &t in &self.threads {
+                if let Some(v) = self.get(w, s, t) {
+                    ymin = ymin.min(v);
+                    ymax = ymax.max(v);
+                    lines.entry(k).or_default().push((t, v));
                 }
             }
-            let mut chart = ChartBuilder::on(area)
-                .caption(*w, ("sans-serif", 18))
-                .margin(8)
-                .x_label_area_size(28)
-                .y_label_area_size(44)
-                .build_cartesian_2d(1usize..max_t, 0f64..(ymax * 1.1).max(1e-9))?;
-            chart
-                .configure_mesh()
-                .x_desc("threads")
-                .y_desc("Mops/s")
-                .x_labels(max_t)
-                .draw()?;
-            for (k, pts) in lines {
-                let color = Palette99::pick(k).to_rgba();
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                    .label(stores[k])
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                    });
-                chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
-            }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 11))
-                .draw()?;
+        }
+        if lines.is_empty() {
+            return Err(format!("no measurements for {w}").into());
+        }
+        let max_t = *self.threads.last().unwrap_or(&1);
+        let root = SVGBackend::new(path, (820, 460)).into_drawing_area();
+        root.fill(&WHITE)?;
+        // The plot on the left, the legend in a column of its own on the right, so it
+        // never hides a line.
+        let (plot, legend) = root.split_horizontally(660);
+        let (lo, hi) = ((ymin / 1.5).max(1e-3), (ymax * 1.5).max(1e-2));
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(
+                format!(
+                    "{w}: throughput against threads (medians of {} rounds, {} ops/thread)",
+                    self.rounds, self.ops_per_thread
+                ),
+                ("sans-serif", 16),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(
+                1usize..max_t,
+                (lo..hi).log_scale().with_key_points(ticks(lo, hi)),
+            )?;
+        chart
+            .configure_mesh()
+            .x_desc("threads")
+            .y_desc("throughput, million ops/s (log scale)")
+            .x_labels(max_t)
+            .light_line_style(WHITE)
+            .y_label_formatter(&|v| crate::goal::num(*v))
+            .draw()?;
+        for (row, (k, pts)) in lines.into_iter().enumerate() {
+            let (color, width) = style(stores[k], k);
+            chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(width)))?;
+            chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))?;
+            let y = 60 + 24 * row as i32;
+            legend.draw(&PathElement::new(
+                vec![(4, y), (28, y)],
+                color.stroke_width(width),
+            ))?;
+            legend.draw(&Text::new(
+                stores[k].to_string(),
+                (34, y - 7),
+                ("sans-serif", 13).into_font(),
+            ))?;
         }
         root.present()?;
         Ok(())
     }
+}
+
+/// The colour and line width of an implementation's line: snapstate and node-locks (the
+/// bar to beat) drawn thicker, every line in a colour that reads on white.
+fn style(store: &str, k: usize) -> (RGBAColor, u32) {
+    let rgb = |r, g, b| RGBColor(r, g, b).to_rgba();
+    match store {
+        "snapstate" => (rgb(214, 39, 40), 3),
+        "node-locks" => (rgb(0, 0, 0), 3),
+        "std-mutex" => (rgb(31, 119, 180), 2),
+        "pl-mutex" => (rgb(255, 127, 14), 2),
+        "pl-rwlock" => (rgb(44, 160, 44), 2),
+        "skiplist" => (rgb(140, 86, 75), 2),
+        "cow-arcswap" => (rgb(127, 127, 127), 2),
+        "control" => (rgb(23, 190, 207), 2),
+        _ => (Palette99::pick(k).to_rgba(), 2),
+    }
+}
+
+/// Ticks at 1, 2 and 5 times the powers of ten between `lo` and `hi`.
+fn ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut p = 10f64.powi(lo.log10().floor() as i32);
+    while p <= hi {
+        for m in [1.0, 2.0, 5.0] {
+            let t = p * m;
+            if t >= lo && t <= hi {
+                out.push(t);
+            }
+        }
+        p *= 10.0;
+    }
+    out
 }

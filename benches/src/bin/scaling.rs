@@ -1,6 +1,7 @@
 //! The scaling harness: every workload x every implementation x threads from 1 to the
-//! core count and 2x oversubscribed, interleaved round by round, medians reported,
-//! beside a control loop of pure computation.
+//! core count and then doubling up to 4x oversubscribed (1, 2, 4, 8 on 2 cores),
+//! interleaved round by round, medians reported, beside a control loop of pure
+//! computation. Every answer is checked (`workload`); nothing asserts a speed.
 //!
 //! ```sh
 //! cargo run -p snapstate-benches --release --bin scaling            # full run
@@ -12,8 +13,9 @@
 //! the operations, not page faults.
 //!
 //! Options: `--quick`, `--rounds N`, `--ops N` (per thread per measurement),
-//! `--out DIR` (default `target/scaling`). Writes `DIR/scaling.md`, `DIR/scaling.json`
-//! and `DIR/scaling.svg`, and prints the table.
+//! `--threads 1,2,4,8`, `--out DIR` (default `target/scaling`). Writes
+//! `DIR/scaling.md`, `DIR/scaling.json` and one plot per workload,
+//! `DIR/scaling-<workload>.svg` (and `scaling-control.svg`), and prints the table.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,14 +29,28 @@ use snapstate_benches::{for_each_store, store_names, Store, StoreVisitor};
 struct Opts {
     rounds: usize,
     ops: u64,
+    threads: Vec<usize>,
     out: PathBuf,
     quick: bool,
+}
+
+/// 1 to the core count, then doubling up to four times the core count.
+fn default_threads() -> Vec<usize> {
+    let cores = snapstate_benches::machine::cpus();
+    let mut t: Vec<usize> = (1..=cores).collect();
+    let mut n = cores * 2;
+    while n <= cores * 4 {
+        t.push(n);
+        n *= 2;
+    }
+    t
 }
 
 fn parse() -> Result<Opts, String> {
     let mut o = Opts {
         rounds: 11,
         ops: 200_000,
+        threads: default_threads(),
         out: PathBuf::from("target/scaling"),
         quick: false,
     };
@@ -54,11 +70,24 @@ fn parse() -> Result<Opts, String> {
             }
             "--ops" => ops = Some(val("--ops")?.parse().map_err(|e| format!("--ops: {e}"))?),
             "--out" => o.out = PathBuf::from(val("--out")?),
+            "--threads" => {
+                let list = val("--threads")?;
+                let mut t = list
+                    .split(',')
+                    .map(|x| match x.trim().parse::<usize>() {
+                        Ok(n) if n > 0 => Ok(n),
+                        _ => Err(format!("--threads: {x:?} is not a thread count (e.g. 1,2,4,8)")),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                t.sort_unstable();
+                t.dedup();
+                o.threads = t;
+            }
             // `cargo bench` passes `--bench` to every target; ignore it.
             "--bench" => {}
             other => {
                 return Err(format!(
-                    "unknown argument {other:?} (try --quick, --rounds N, --ops N, --out DIR)"
+                    "unknown argument {other:?} (try --quick, --rounds N, --ops N, --threads 1,2,4,8, --out DIR)"
                 ))
             }
         }
@@ -124,20 +153,6 @@ fn push(cells: &mut Vec<Cell>, w: &'static str, s: &'static str, t: usize, v: f6
     }
 }
 
-fn machine() -> String {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    format!("{cpu}, {cores} cores")
-}
-
 fn main() {
     snapstate_benches::stats::steady_heap();
     let opts = match parse() {
@@ -147,9 +162,9 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut threads: Vec<usize> = (1..=cores).collect();
-    threads.push(2 * cores);
+    let threads = opts.threads.clone();
+    // Read before the measurements start, with the load average of that moment.
+    let machine = snapstate_benches::machine::describe();
     let t_start = Instant::now();
     let mut cells = Vec::new();
     for round in 0..opts.rounds {
@@ -180,7 +195,7 @@ fn main() {
         cells,
         rounds: opts.rounds,
         ops_per_thread: opts.ops,
-        machine: machine(),
+        machine,
         command: format!(
             "cargo run -p snapstate-benches --release --bin scaling{}{}",
             if args.is_empty() { "" } else { " -- " },
@@ -189,26 +204,28 @@ fn main() {
     };
     let md = results.markdown();
     println!("{md}");
-    let write = || -> Result<(), Box<dyn std::error::Error>> {
+    let write = || -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
         std::fs::create_dir_all(&opts.out)?;
         std::fs::write(opts.out.join("scaling.md"), &md)?;
         std::fs::write(
             opts.out.join("scaling.json"),
             serde_json::to_string_pretty(&results.json())?,
         )?;
-        results.svg(&opts.out.join("scaling.svg"))?;
-        Ok(())
+        results.svgs(&opts.out)
     };
-    if let Err(e) = write() {
-        eprintln!(
-            "scaling: could not write outputs to {}: {e}",
-            opts.out.display()
-        );
-        std::process::exit(1);
+    match write() {
+        Ok(svgs) => eprintln!(
+            "scaling: wrote {0}/scaling.md, {0}/scaling.json and {1} plots ({0}/scaling-*.svg) in {2:.1} s",
+            opts.out.display(),
+            svgs.len(),
+            t_start.elapsed().as_secs_f64()
+        ),
+        Err(e) => {
+            eprintln!(
+                "scaling: could not write outputs to {}: {e} (is the directory writable?)",
+                opts.out.display()
+            );
+            std::process::exit(1);
+        }
     }
-    eprintln!(
-        "scaling: wrote {0}/scaling.md, {0}/scaling.json, {0}/scaling.svg in {1:.1} s",
-        opts.out.display(),
-        t_start.elapsed().as_secs_f64()
-    );
 }

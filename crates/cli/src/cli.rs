@@ -33,6 +33,13 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Look terms up in an index built earlier: documents containing all of them.
     Query(QueryArgs),
+    /// Distributed mode: coordinate a job through etcd (one leader, the rest standbys);
+    /// the leader writes the index to -o once workers have done every shard.
+    #[cfg(feature = "distributed")]
+    Coordinator(crate::distributed::CoordinatorArgs),
+    /// Distributed mode: work on a job found in etcd, on this machine, until it is done.
+    #[cfg(feature = "distributed")]
+    Worker(crate::distributed::WorkerArgs),
 }
 
 #[derive(Clone, Debug, Args)]

@@ -4,6 +4,8 @@
 //! how the coordinator works, those of `snapstate-search` the index.
 
 mod cli;
+#[cfg(feature = "distributed")]
+mod distributed;
 mod query;
 mod summary;
 mod ui;
@@ -56,11 +58,17 @@ fn main() -> ExitCode {
     let json = match &cli.command {
         Some(Command::Query(q)) => q.json,
         Some(Command::Run(r)) => r.json,
+        #[cfg(feature = "distributed")]
+        Some(Command::Coordinator(_) | Command::Worker(_)) => false,
         None => cli.run.json,
     };
     let result = match cli.command {
         Some(Command::Query(args)) => query::query(&args),
         Some(Command::Run(args)) => run(&args),
+        #[cfg(feature = "distributed")]
+        Some(Command::Coordinator(args)) => distributed::coordinator(&args),
+        #[cfg(feature = "distributed")]
+        Some(Command::Worker(args)) => distributed::worker(&args),
         None => run(&cli.run),
     };
     let Err(error) = result else {
