@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rayon::prelude::*;
-
 use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{DirEntry, ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 
@@ -489,7 +487,7 @@ fn assemble(
         let reported: HashSet<&Path> = all.reported.iter().map(PathBuf::as_path).collect();
         let listings: Vec<Vec<(PathBuf, bool)>> = all
             .dirs
-            .par_iter()
+            .iter()
             .map(|dir| {
                 let Ok(read) = fs::read_dir(dir) else {
                     return Vec::new();
