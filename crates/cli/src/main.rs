@@ -243,10 +243,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             args.workers,
         );
     }
-    let job = IndexJob::new(corpus.clone())
-        .with_delay(Duration::from_millis(args.slow))
-        // Fingerprints are kept only in a checkpoint directory.
-        .fingerprint_in_run(args.checkpoint_dir.is_some());
+    let job = IndexJob::new(corpus.clone()).with_delay(Duration::from_millis(args.slow));
     let coordinator = Coordinator::new(job, config);
     let interrupted = Arc::new(AtomicBool::new(false));
     {

@@ -55,12 +55,9 @@ fn main() {
     let config = CoordinatorConfig::new(threads)
         .unwrap()
         .stall_timeout(Duration::from_secs(60));
-    let run = Coordinator::new(
-        IndexJob::new(corpus.clone()).fingerprint_in_run(false),
-        config,
-    )
-    .run(Arc::new(NoopObserver))
-    .expect("the job");
+    let run = Coordinator::new(IndexJob::new(corpus.clone()), config)
+        .run(Arc::new(NoopObserver))
+        .expect("the job");
     let index = many.install(|| InvertedIndex::merge(&corpus, run.outputs.clone()));
     let out = tempfile::tempdir().unwrap();
     write_index(&index, out.path()).unwrap();

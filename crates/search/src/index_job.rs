@@ -35,7 +35,6 @@ use crate::text::decode_into;
 pub struct IndexJob {
     corpus: Corpus,
     delay: Duration,
-    fingerprint_in_run: bool,
 }
 
 impl IndexJob {
@@ -44,19 +43,7 @@ impl IndexJob {
         IndexJob {
             corpus,
             delay: Duration::ZERO,
-            fingerprint_in_run: true,
         }
-    }
-
-    /// Whether a shard run hashes the bytes it reads into its fingerprint (the default).
-    /// A run with no checkpoint directory never uses fingerprints, and hashing costs
-    /// about a tenth of the indexing: turn it off there. Turned off under a checkpoint
-    /// directory, nothing is lost but time: the coordinator then asks
-    /// [`fingerprint`](Job::fingerprint) for it, which reads the shard a second time.
-    #[must_use]
-    pub fn fingerprint_in_run(mut self, yes: bool) -> Self {
-        self.fingerprint_in_run = yes;
-        self
     }
 
     /// Adds `delay` to every subtask, to simulate slow storage (and make a run long
@@ -172,8 +159,11 @@ impl Job for IndexJob {
         Ok(fp.finish())
     }
 
+    /// A shard run hashes the bytes it reads, when the context asks for the fingerprint
+    /// (a run without a checkpoint keeps none, and hashing costs about a tenth of the
+    /// indexing).
     fn fingerprints_in_run(&self) -> bool {
-        self.fingerprint_in_run
+        true
     }
 
     fn run(&self, subtask: usize, ctx: &TaskContext) -> Result<ShardIndex, JobError> {
@@ -190,7 +180,7 @@ impl Job for IndexJob {
         let docs = self.corpus.shard(subtask);
         let mut shard = ShardBuilder::new(docs.clone());
         let files = self.corpus.is_files();
-        let hash = files && self.fingerprint_in_run;
+        let hash = files && ctx.wants_fingerprint();
         let mut fp = Fingerprinter::new();
         let (mut raw, mut scratch) = (Vec::new(), String::new());
         for doc in docs {
@@ -218,11 +208,41 @@ impl Job for IndexJob {
                 }
             }
         }
-        if !files {
+        if !files && ctx.wants_fingerprint() {
             ctx.record_fingerprint(Fingerprint::NO_INPUT);
         } else if hash {
             ctx.record_fingerprint(fp.finish());
         }
         Ok(shard.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shard run records exactly what `fingerprint` computes, and only when the
+    /// context asks for it; an edit to one file changes its shard's fingerprint only.
+    #[test]
+    fn a_run_records_the_fingerprint_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..6 {
+            std::fs::write(dir.path().join(format!("f{i}.txt")), format!("word{i} text\n"))
+                .unwrap();
+        }
+        let job = IndexJob::new(Corpus::from_dir(dir.path(), 3).unwrap());
+        let before: Vec<_> = (0..3).map(|k| job.fingerprint(k).unwrap()).collect();
+        for (k, &expected) in before.iter().enumerate() {
+            let asked = TaskContext::detached(k).with_fingerprint(true);
+            job.run(k, &asked).unwrap();
+            assert_eq!(asked.recorded_fingerprint(), Some(expected), "shard {k}");
+            let not_asked = TaskContext::detached(k);
+            job.run(k, &not_asked).unwrap();
+            assert_eq!(not_asked.recorded_fingerprint(), None, "shard {k}");
+        }
+        // Same length, other bytes: only the shard holding f0 changes.
+        std::fs::write(dir.path().join("f0.txt"), "wordX text\n").unwrap();
+        let after: Vec<_> = (0..3).map(|k| job.fingerprint(k).unwrap()).collect();
+        assert_eq!(before.iter().zip(&after).filter(|(a, b)| a != b).count(), 1);
     }
 }

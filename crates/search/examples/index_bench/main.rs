@@ -111,7 +111,7 @@ fn job(dir: &Path, workers: usize, shards: usize, pool: &ThreadPool, out: &Path)
         .expect("workers")
         .snapshot_interval(Duration::from_millis(250))
         .stall_timeout(Duration::from_secs(10));
-    let job = IndexJob::new(corpus.clone()).fingerprint_in_run(false);
+    let job = IndexJob::new(corpus.clone());
     let run = Coordinator::new(job, config)
         .run(Arc::new(NoopObserver))
         .expect("the job");
