@@ -44,10 +44,36 @@ pub(crate) enum Command {
 
 #[derive(Clone, Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Index the text files under DIR (recursively; hidden and binary files skipped)
-    /// instead of the generated corpus.
+    /// Index the text files under DIR instead of the generated corpus. DIR is walked as
+    /// ripgrep walks it: hidden files and files matched by .gitignore/.ignore are left
+    /// out, links are followed (each file indexed once), binary files are detected and
+    /// left out; the checkpoint and output directories are never indexed.
     #[arg(short, long, value_name = "DIR")]
     pub(crate) input: Option<PathBuf>,
+
+    /// With --input: index only files matching GLOB (gitignore syntax, relative to DIR;
+    /// repeat for more); a GLOB starting with '!' leaves matching paths out.
+    #[arg(short, long = "glob", value_name = "GLOB")]
+    pub(crate) globs: Vec<String>,
+
+    /// With --input: include hidden files and directories (names starting with '.').
+    #[arg(long)]
+    pub(crate) hidden: bool,
+
+    /// With --input: disregard .gitignore, .ignore and .git/info/exclude files.
+    #[arg(long)]
+    pub(crate) no_ignore: bool,
+
+    /// With --input: stop with an error at a file that cannot be read (unreadable,
+    /// deleted during the run, a dangling or looping link) instead of skipping it with
+    /// a warning.
+    #[arg(long)]
+    pub(crate) strict: bool,
+
+    /// Name every file left out of the index, with its reason (on stderr; in the JSON
+    /// summary as skipped_files).
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
 
     /// Documents in the generated corpus (ignored with --input).
     #[arg(long, value_name = "N", default_value_t = 40_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]

@@ -23,7 +23,9 @@ use snapstate_coordinator::{
     CheckpointDir, CheckpointDirError, Coordinator, CoordinatorConfig, CoordinatorError,
     FailureCause, FaultPlan, InjectedPanic,
 };
-use snapstate_search::{write_index, Corpus, IndexJob, InvertedIndex, INDEX_FILE};
+use snapstate_search::{
+    skip_counts, write_index, Corpus, IndexJob, InvertedIndex, Skipped, WalkOptions, INDEX_FILE,
+};
 
 use cli::{Cli, Command, RunArgs};
 use summary::Summary;
@@ -208,7 +210,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         None => None,
     };
     let corpus = match &args.input {
-        Some(dir) => Corpus::from_dir(dir, args.shards as usize)?,
+        Some(dir) => Corpus::from_dir_with(dir, args.shards as usize, &walk_options(args))?,
         None => Corpus::generated(args.docs, args.shards as usize, args.corpus_seed),
     };
     let failure_rate = args.failure_rate.unwrap_or(if args.input.is_some() {
@@ -293,12 +295,25 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         run.outputs.len(),
         args.out.join(INDEX_FILE).display()
     ));
-    let index = InvertedIndex::merge(&corpus, run.outputs);
-    let written = write_index(&index, &args.out)?;
+    // The merge and the write use as many threads as there are workers.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.workers as usize)
+        .build()
+        .context("cannot start the merging threads")?;
+    let index = pool.install(|| InvertedIndex::merge(&corpus, run.outputs));
+    let written = pool.install(|| write_index(&index, &args.out))?;
+    if !args.quiet {
+        warn_skipped(index.skipped(), args.verbose);
+    }
+    let skipped = skip_counts(index.skipped())
+        .into_iter()
+        .map(|(reason, n)| (reason.as_str(), n))
+        .collect();
     let summary = Summary {
         corpus: corpus.description(),
         input: args.input.as_deref(),
-        skipped: corpus.skipped(),
+        skipped: &skipped,
+        skipped_files: args.verbose.then_some(index.skipped()),
         failure_rate,
         fault_seed: args.fault_seed,
         max_injected: args.max_injected,
@@ -324,4 +339,46 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// How `--input` is walked: the flags, and never the run's own directories.
+fn walk_options(args: &RunArgs) -> WalkOptions {
+    let mut walk = WalkOptions::new()
+        .hidden(args.hidden)
+        .no_ignore(args.no_ignore)
+        .strict(args.strict)
+        .threads(args.workers as usize)
+        .exclude(&args.out);
+    if let Some(dir) = &args.checkpoint_dir {
+        walk = walk.exclude(dir);
+    }
+    for glob in &args.globs {
+        walk = walk.glob(glob);
+    }
+    walk
+}
+
+/// Warns on stderr about the files left out because of a problem (names every file
+/// left out, with `--verbose`).
+fn warn_skipped(skipped: &[Skipped], verbose: bool) {
+    const SHOWN: usize = 10;
+    if verbose {
+        for s in skipped {
+            eprintln!("snapstate: skipped {s}");
+        }
+        return;
+    }
+    let problems: Vec<&Skipped> = skipped.iter().filter(|s| s.reason.is_problem()).collect();
+    for s in problems.iter().take(SHOWN) {
+        eprintln!("snapstate: warning: skipped {s}");
+    }
+    if problems.len() > SHOWN {
+        eprintln!(
+            "snapstate: warning: and {} more (--verbose names them)",
+            problems.len() - SHOWN
+        );
+    }
+    if !problems.is_empty() {
+        eprintln!("snapstate: warning: --strict makes a file that cannot be read an error");
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use snapstate_coordinator::RunStats;
-use snapstate_search::{IndexStats, WrittenIndex};
+use snapstate_search::{IndexStats, Skipped, WrittenIndex};
 
 /// Everything the summary reports.
 pub(crate) struct Summary<'a> {
@@ -15,6 +15,8 @@ pub(crate) struct Summary<'a> {
     pub(crate) input: Option<&'a Path>,
     /// Files the walk left out, by reason (from the search crate's corpus).
     pub(crate) skipped: &'a BTreeMap<&'static str, u64>,
+    /// The files left out, to list in the JSON summary (with `--verbose`).
+    pub(crate) skipped_files: Option<&'a [Skipped]>,
     pub(crate) failure_rate: f64,
     pub(crate) fault_seed: u64,
     pub(crate) max_injected: usize,
@@ -204,6 +206,7 @@ impl Summary<'_> {
             "input": self.input,
             "skipped": self.skipped,
             "skipped_total": self.skipped.values().sum::<u64>(),
+            "skipped_files": self.skipped_files,
             "failure_rate": self.failure_rate,
             "fault_seed": self.fault_seed,
             "max_injected": self.max_injected,

@@ -63,6 +63,7 @@ pub struct TaskContext {
     subtask: usize,
     attempt: u32,
     signal: Arc<TaskSignal>,
+    wants_fingerprint: bool,
     fingerprint: Mutex<Option<Fingerprint>>,
 }
 
@@ -75,14 +76,33 @@ pub struct Cancelled;
 
 impl TaskContext {
     /// The context of attempt `attempt` (0 for the first) of `subtask`, beating into
-    /// `signal`.
+    /// `signal`. It asks for no fingerprint (see
+    /// [`wants_fingerprint`](Self::wants_fingerprint)).
     pub fn new(subtask: usize, attempt: u32, signal: Arc<TaskSignal>) -> Self {
         TaskContext {
             subtask,
             attempt,
             signal,
+            wants_fingerprint: false,
             fingerprint: Mutex::new(None),
         }
+    }
+
+    /// This context, asking the run for its inputs' fingerprint (or not): the coordinator
+    /// asks when it keeps a checkpoint, which stores every output with its fingerprint.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use snapstate_coordinator::TaskContext;
+    ///
+    /// assert!(!TaskContext::detached(0).wants_fingerprint());
+    /// assert!(TaskContext::detached(0).with_fingerprint(true).wants_fingerprint());
+    /// ```
+    #[must_use]
+    pub fn with_fingerprint(mut self, wanted: bool) -> Self {
+        self.wants_fingerprint = wanted;
+        self
     }
 
     /// A context no one watches: for running a subtask outside a coordinator.
@@ -119,6 +139,14 @@ impl TaskContext {
     /// Whether this run has been cancelled, without beating.
     pub fn is_cancelled(&self) -> bool {
         self.signal.is_cancelled()
+    }
+
+    /// Whether the fingerprint of this run's inputs will be kept. A job whose
+    /// [`fingerprints_in_run`](crate::Job::fingerprints_in_run) is `true` hashes what it
+    /// reads and calls [`record_fingerprint`](Self::record_fingerprint) only when this is
+    /// `true`; otherwise hashing is time spent for nothing.
+    pub fn wants_fingerprint(&self) -> bool {
+        self.wants_fingerprint
     }
 
     /// Reports the fingerprint of the inputs this run actually read (the same value

@@ -75,7 +75,9 @@ pub trait Job: Send + Sync + 'static {
     /// Whether [`run`](Job::run) reports its inputs' fingerprint with
     /// [`TaskContext::record_fingerprint`], computed from the very bytes it read. Then the
     /// coordinator does not call [`fingerprint`](Job::fingerprint) before each run (which
-    /// would read the inputs twice). Default: `false`.
+    /// would read the inputs twice). Such a job hashes only when
+    /// [`TaskContext::wants_fingerprint`] says the fingerprint will be kept. Default:
+    /// `false`.
     fn fingerprints_in_run(&self) -> bool {
         false
     }

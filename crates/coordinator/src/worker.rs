@@ -119,7 +119,8 @@ impl<J: Job> Worker<J> {
             } else {
                 None
             };
-            let ctx = TaskContext::new(subtask, attempt, Arc::clone(&self.signal));
+            let ctx = TaskContext::new(subtask, attempt, Arc::clone(&self.signal))
+                .with_fingerprint(sh.fingerprints);
             let output = match sh.job.run(subtask, &ctx) {
                 Ok(output) => output,
                 Err(error) => return self.failed(subtask, error),

@@ -37,10 +37,6 @@ impl<'a> Reader<'a> {
         Reader { bytes, pos: 0 }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.pos == self.bytes.len()
-    }
-
     pub(crate) fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
     }
@@ -117,7 +113,7 @@ mod tests {
         for v in values {
             assert_eq!(r.varint(), Ok(v));
         }
-        assert!(r.is_empty());
+        assert_eq!(r.remaining(), 0);
     }
 
     #[test]

@@ -1,17 +1,21 @@
 //! The documents to index, split into shards: one subtask per shard.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::checksum::Fnv64;
 use crate::generate::Vocabulary;
+use crate::shard_index::HEARTBEAT_BYTES;
+use crate::skip::{SkipReason, Skipped};
+use crate::text::{sniff, Sniff, SNIFF_BYTES};
+use crate::walk::{display_name, walk, Listing, WalkError, WalkOptions};
 
 /// A corpus of documents numbered `0..docs()`, in `shards()` contiguous shards.
 ///
+/// A directory's documents are the files its walk found (see [`WalkOptions`]); whether
+/// each is text is decided when it is read, so some may turn out not to be indexed.
 /// Cloning is cheap (the listing is shared).
 ///
 /// # Examples
@@ -33,10 +37,11 @@ struct Inner {
     source: Source,
     /// Shard `k` is documents `bounds[k]..bounds[k + 1]`.
     bounds: Vec<u32>,
-    /// What the documents are; independent of the sharding.
+    /// What the documents are; independent of the sharding and of where they are.
     description: String,
-    /// Files the walk left out, by reason.
-    skipped: BTreeMap<&'static str, u64>,
+    /// Files the walk left out, in name order.
+    skipped: Vec<Skipped>,
+    strict: bool,
 }
 
 #[derive(Debug)]
@@ -80,7 +85,7 @@ pub enum CorpusError {
     /// The path is not a directory.
     #[error("input {} is not a directory", .0.display())]
     NotADirectory(PathBuf),
-    /// A directory or file could not be read.
+    /// The directory, or a file in it, could not be read.
     #[error("cannot read {}", path.display())]
     Unreadable {
         /// What could not be read.
@@ -89,12 +94,39 @@ pub enum CorpusError {
         #[source]
         source: io::Error,
     },
-    /// No text files were found.
-    #[error("input directory {} holds no text files", .0.display())]
+    /// No files were found.
+    #[error(
+        "input directory {} holds no text files to index (hidden and ignored files are \
+         left out: see --hidden, --no-ignore, --glob)",
+        .0.display()
+    )]
     Empty(PathBuf),
     /// More documents than the index can number.
     #[error("input directory {} holds more than {} files", .0.display(), u32::MAX)]
     TooLarge(PathBuf),
+    /// A `--glob` pattern does not parse.
+    #[error("bad --glob {glob:?}")]
+    Glob {
+        /// The pattern.
+        glob: String,
+        /// What is wrong with it.
+        #[source]
+        source: ignore::Error,
+    },
+    /// Under `--strict`, a file that would have been skipped with a warning.
+    #[error("cannot index {0} (--strict; without it the file is skipped with a warning)")]
+    Strict(Skipped),
+}
+
+/// How reading a file went.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum FileRead {
+    /// All its bytes are in the buffer.
+    Whole,
+    /// Its first bytes show it is not text; only they were read.
+    NotText,
+    /// It could not be read; the buffer holds nothing meaningful.
+    Failed(SkipReason, String),
 }
 
 impl Corpus {
@@ -108,20 +140,49 @@ impl Corpus {
                 seed,
                 vocabulary: Vocabulary::new(seed),
             },
-            skipped: BTreeMap::new(),
             bounds,
+            skipped: Vec::new(),
+            strict: false,
         }))
     }
 
-    /// Every non-hidden regular file under `dir` (recursively, in path order), in about
-    /// `shards` shards of similar byte size. Files that look binary (a NUL byte in the
-    /// first 8 KiB) are skipped.
+    /// The files under `dir`, walked with the default [`WalkOptions`], in about
+    /// `shards` shards of similar byte size.
     ///
     /// # Errors
     ///
-    /// A [`CorpusError`] if `dir` is missing, not a directory, has an unreadable entry, or
-    /// holds no text files.
+    /// As [`from_dir_with`](Self::from_dir_with).
     pub fn from_dir(dir: impl AsRef<Path>, shards: usize) -> Result<Self, CorpusError> {
+        Self::from_dir_with(dir, shards, &WalkOptions::new())
+    }
+
+    /// The files under `dir` as `options` walk it (in path order, by bytes), in about
+    /// `shards` shards of similar byte size. Nothing is read yet but directories and
+    /// metadata.
+    ///
+    /// # Errors
+    ///
+    /// A [`CorpusError`] if `dir` is missing, not a directory or unreadable, a glob is
+    /// bad, no file is found, or (with [`WalkOptions::strict`]) a file has a problem.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use snapstate_search::{Corpus, SkipReason, WalkOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("a.md"), "alpha")?;
+    /// std::fs::write(dir.path().join("b.txt"), "beta")?;
+    /// let corpus = Corpus::from_dir_with(dir.path(), 4, &WalkOptions::new().glob("*.md"))?;
+    /// assert_eq!(corpus.docs(), 1);
+    /// assert_eq!(corpus.skipped()[0].reason, SkipReason::Glob);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_dir_with(
+        dir: impl AsRef<Path>,
+        shards: usize,
+        options: &WalkOptions,
+    ) -> Result<Self, CorpusError> {
         let root = dir.as_ref();
         match fs::metadata(root) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -136,36 +197,54 @@ impl Corpus {
             Ok(m) if !m.is_dir() => return Err(CorpusError::NotADirectory(root.to_owned())),
             Ok(_) => {}
         }
-        let mut files = Vec::new();
-        let mut skipped = BTreeMap::new();
-        walk(root, "", &mut files, &mut skipped)?;
-        files.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Err(source) = fs::read_dir(root) {
+            return Err(CorpusError::Unreadable {
+                path: root.to_owned(),
+                source,
+            });
+        }
+        let listing = walk(root, options).map_err(|e| match e {
+            WalkError::Glob(glob, source) => CorpusError::Glob { glob, source },
+        })?;
+        let Listing { files, skipped } = listing;
+        if options.is_strict() {
+            if let Some(problem) = skipped.iter().find(|s| s.reason.is_problem()) {
+                return Err(CorpusError::Strict(problem.clone()));
+            }
+        }
+        let files: Vec<FileDoc> = files
+            .into_iter()
+            .map(|f| FileDoc {
+                name: display_name(&f.key),
+                path: f.path,
+                len: f.len,
+            })
+            .collect();
         if files.is_empty() {
             return Err(CorpusError::Empty(root.to_owned()));
         }
         let count =
             u32::try_from(files.len()).map_err(|_| CorpusError::TooLarge(root.to_owned()))?;
         let bounds = byte_bounds(&files, shards);
-        let mut listing = Fnv64::new();
+        let mut names = blake3::Hasher::new();
         let mut bytes = 0;
         for f in &files {
-            listing.write(f.name.as_bytes());
-            listing.write(&f.len.to_le_bytes());
+            names.update(&(f.name.len() as u64).to_le_bytes());
+            names.update(f.name.as_bytes());
+            names.update(&f.len.to_le_bytes());
             bytes += f.len;
         }
-        let abs = fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
+        let digest = names.finalize();
+        let root = fs::canonicalize(root).unwrap_or_else(|_| root.to_owned());
         Ok(Corpus(Arc::new(Inner {
             description: format!(
-                "directory {}: {count} files, {bytes} bytes, listing {:016x}",
-                abs.display(),
-                listing.finish(),
+                "directory of {count} files, {bytes} bytes, listing {}",
+                &digest.to_hex()[..16],
             ),
-            source: Source::Files {
-                root: abs.clone(),
-                files,
-            },
-            skipped,
+            source: Source::Files { root, files },
             bounds,
+            skipped,
+            strict: options.is_strict(),
         })))
     }
 
@@ -188,8 +267,10 @@ impl Corpus {
         self.0.bounds[k]..self.0.bounds[k + 1]
     }
 
-    /// What the documents are, in one line (the sharding aside). Stored in the index, so
-    /// the same documents give the same index however they were sharded.
+    /// What the documents are, in one line (the sharding aside): for a directory, how
+    /// many files, their bytes and a hash of their names and sizes, but not where the
+    /// directory is. Stored in the index, so the same documents give the same index
+    /// however they were sharded and wherever they are.
     pub fn description(&self) -> &str {
         &self.0.description
     }
@@ -206,7 +287,8 @@ impl Corpus {
         format!("{}; {} shards", self.0.description, self.shards())
     }
 
-    /// The name of document `doc`: its path under the input directory, or
+    /// The name of document `doc`: its path under the input directory (`/`-separated;
+    /// a byte of the path that is not UTF-8 is written `\xNN`), or
     /// `generated/doc-NNNNNN`.
     pub fn doc_name(&self, doc: u32) -> String {
         match &self.0.source {
@@ -215,34 +297,9 @@ impl Corpus {
         }
     }
 
-    /// The text of document `doc` (invalid UTF-8 replaced).
-    ///
-    /// # Errors
-    ///
-    /// [`CorpusError::Unreadable`] if its file cannot be read.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let corpus = snapstate_search::Corpus::generated(3, 1, 1);
-    /// assert!(!corpus.text(2)?.is_empty());
-    /// # Ok::<(), snapstate_search::CorpusError>(())
-    /// ```
-    pub fn text(&self, doc: u32) -> Result<String, CorpusError> {
-        let mut out = String::new();
-        self.read(doc, &mut out)?;
-        Ok(out)
-    }
-
-    /// Reads document `doc` into `out` (invalid UTF-8 replaced).
-    pub(crate) fn read(&self, doc: u32, out: &mut String) -> Result<(), CorpusError> {
-        let mut raw = Vec::new();
-        self.read_raw(doc, &mut raw, out, || Ok(()))
-    }
-
-    /// Files under the input directory that were left out, by reason ("hidden",
-    /// "binary", "dangling link", ...).
-    pub fn skipped(&self) -> &BTreeMap<&'static str, u64> {
+    /// The files the walk left out, in name order (more may be left out when read:
+    /// see [`InvertedIndex::skipped`](crate::InvertedIndex::skipped)).
+    pub fn skipped(&self) -> &[Skipped] {
         &self.0.skipped
     }
 
@@ -262,71 +319,118 @@ impl Corpus {
         }
     }
 
+    /// Whether problems with files are errors rather than skips.
+    pub fn is_strict(&self) -> bool {
+        self.0.strict
+    }
+
+    /// The text of document `doc` as it is indexed, or `None` if it is not text (see
+    /// [`decode_text`](crate::decode_text)).
+    ///
+    /// # Errors
+    ///
+    /// [`CorpusError::Unreadable`] if its file cannot be read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let corpus = snapstate_search::Corpus::generated(3, 1, 1);
+    /// assert!(!corpus.text(2)?.unwrap().is_empty());
+    /// # Ok::<(), snapstate_search::CorpusError>(())
+    /// ```
+    pub fn text(&self, doc: u32) -> Result<Option<String>, CorpusError> {
+        match &self.0.source {
+            Source::Generated { .. } => {
+                let mut out = String::new();
+                self.generate(doc, &mut out);
+                Ok(Some(out))
+            }
+            Source::Files { files, .. } => {
+                let path = &files[doc as usize].path;
+                let bytes = fs::read(path).map_err(|source| CorpusError::Unreadable {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok(crate::text::decode_text(&bytes).map(|t| t.into_owned()))
+            }
+        }
+    }
+
     /// Whether the documents are files (so a shard's fingerprint is their content).
     pub(crate) fn is_files(&self) -> bool {
         matches!(self.0.source, Source::Files { .. })
     }
 
-    /// Reads document `doc` into `text` (invalid UTF-8 replaced), leaving a file's bytes
-    /// as read in `raw` (generated documents leave `raw` empty). Calls `beat` after each
-    /// [`HEARTBEAT_BYTES`](crate::shard_index::HEARTBEAT_BYTES) read; its error stops
-    /// the read.
-    pub(crate) fn read_raw<E: From<CorpusError>>(
+    /// Writes generated document `doc` into `out` (nothing for a directory).
+    pub(crate) fn generate(&self, doc: u32, out: &mut String) {
+        out.clear();
+        if let Source::Generated { seed, vocabulary } = &self.0.source {
+            vocabulary.document(*seed, doc, out);
+        }
+    }
+
+    /// Reads file `doc` into `raw` (replacing its contents) in one pass: its first
+    /// [`SNIFF_BYTES`], and the rest only if those look like text, calling `beat` after
+    /// each [`HEARTBEAT_BYTES`] read. An error from `beat` stops the read.
+    pub(crate) fn read_file<E>(
         &self,
         doc: u32,
         raw: &mut Vec<u8>,
-        text: &mut String,
         mut beat: impl FnMut() -> Result<(), E>,
-    ) -> Result<(), E> {
+    ) -> Result<FileRead, E> {
         raw.clear();
-        match &self.0.source {
-            Source::Generated { seed, vocabulary } => {
-                vocabulary.document(*seed, doc, text);
-                Ok(())
-            }
-            Source::Files { files, .. } => {
-                let f = &files[doc as usize];
-                let unreadable = |source| CorpusError::Unreadable {
-                    path: f.path.clone(),
-                    source,
-                };
-                let mut file = fs::File::open(&f.path).map_err(unreadable)?;
-                let step = crate::shard_index::HEARTBEAT_BYTES as u64;
-                loop {
-                    let n = (&mut file)
-                        .take(step)
-                        .read_to_end(raw)
-                        .map_err(unreadable)?;
-                    if n == 0 {
-                        break;
-                    }
-                    beat()?;
+        let Source::Files { files, .. } = &self.0.source else {
+            return Ok(FileRead::Whole);
+        };
+        let failed = |e: io::Error| {
+            let reason = if e.kind() == io::ErrorKind::NotFound {
+                SkipReason::Vanished
+            } else {
+                SkipReason::Unreadable
+            };
+            FileRead::Failed(reason, e.to_string())
+        };
+        let mut file = match fs::File::open(&files[doc as usize].path) {
+            Ok(f) => f,
+            Err(e) => return Ok(failed(e)),
+        };
+        // The size now, as a hint: the file is read to its end whatever it is.
+        let hint = file.metadata().map_or(0, |m| m.len() as usize);
+        let mut sniffed = false;
+        let mut chunk = hint.saturating_add(1).min(SNIFF_BYTES);
+        loop {
+            let n = match fill(&mut file, raw, chunk) {
+                Ok(n) => n,
+                Err(e) => return Ok(failed(e)),
+            };
+            let end = n < chunk;
+            if !sniffed && (end || raw.len() >= SNIFF_BYTES) {
+                sniffed = true;
+                if sniff(raw) == Sniff::Binary {
+                    return Ok(FileRead::NotText);
                 }
-                text.clear();
-                text.reserve(raw.len());
-                // Converted a piece at a time, with a beat between pieces (a huge file
-                // takes a while). Each cut is before a byte that does not continue a
-                // character, so no character or invalid sequence spans a cut and the
-                // text is exactly that of converting the whole at once.
-                let mut at = 0;
-                while at < raw.len() {
-                    let mut cut = (at + step as usize).min(raw.len());
-                    while cut < raw.len() && cut > at && raw[cut] & 0xc0 == 0x80 {
-                        cut -= 1;
-                    }
-                    if cut == at {
-                        cut = (at + step as usize).min(raw.len());
-                    }
-                    text.push_str(&String::from_utf8_lossy(&raw[at..cut]));
-                    at = cut;
-                    if at < raw.len() {
-                        beat()?;
-                    }
-                }
-                Ok(())
             }
+            if end {
+                return Ok(FileRead::Whole);
+            }
+            beat()?;
+            chunk = if raw.len() < SNIFF_BYTES {
+                SNIFF_BYTES - raw.len()
+            } else if raw.len() <= hint {
+                (hint - raw.len() + 1).min(HEARTBEAT_BYTES)
+            } else {
+                HEARTBEAT_BYTES // it has grown since
+            };
         }
     }
+}
+
+/// Appends up to `limit` bytes from `file` to `raw`, stopping early only at the end of
+/// the file; returns how many it read. (`read_to_end` on a `Take` reads into the
+/// vector's spare capacity without zeroing it first.)
+fn fill(file: &mut fs::File, raw: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+    raw.reserve(limit);
+    file.take(limit as u64).read_to_end(raw)
 }
 
 fn even_bounds(docs: u32, shards: usize) -> Vec<u32> {
@@ -354,67 +458,6 @@ fn byte_bounds(files: &[FileDoc], shards: usize) -> Vec<u32> {
     bounds
 }
 
-fn walk(
-    dir: &Path,
-    prefix: &str,
-    out: &mut Vec<FileDoc>,
-    skipped: &mut BTreeMap<&'static str, u64>,
-) -> Result<(), CorpusError> {
-    fn skip(skipped: &mut BTreeMap<&'static str, u64>, why: &'static str) {
-        *skipped.entry(why).or_default() += 1;
-    }
-    let unreadable = |path: &Path| {
-        let path = path.to_owned();
-        move |source| CorpusError::Unreadable { path, source }
-    };
-    for entry in fs::read_dir(dir).map_err(unreadable(dir))? {
-        let entry = entry.map_err(unreadable(dir))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            skip(skipped, "name not UTF-8");
-            continue;
-        };
-        if name.starts_with('.') {
-            skip(skipped, "hidden");
-            continue;
-        }
-        let path = entry.path();
-        let kind = entry.file_type().map_err(unreadable(&path))?;
-        let rel = format!("{prefix}{name}");
-        if kind.is_dir() {
-            walk(&path, &format!("{rel}/"), out, skipped)?;
-        } else if kind.is_file() || kind.is_symlink() {
-            let meta = match fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => meta,
-                // A symlink to a directory (never followed: no loops) or to nothing.
-                Ok(_) => {
-                    skip(skipped, "link to a directory");
-                    continue;
-                }
-                Err(e) if kind.is_symlink() && e.kind() == io::ErrorKind::NotFound => {
-                    skip(skipped, "dangling link");
-                    continue;
-                }
-                Err(e) => return Err(unreadable(&path)(e)),
-            };
-            let mut head = [0u8; 8192];
-            let n = fs::File::open(&path)
-                .and_then(|mut f| f.read(&mut head))
-                .map_err(unreadable(&path))?;
-            if head[..n].contains(&0) {
-                skip(skipped, "binary");
-                continue;
-            }
-            out.push(FileDoc {
-                name: rel,
-                path,
-                len: meta.len(),
-            });
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,59 +477,6 @@ mod tests {
     }
 
     #[test]
-    fn directory_listing_is_sorted_sharded_and_skips_binary_and_hidden() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir(dir.path().join("sub")).unwrap();
-        fs::write(dir.path().join("b.txt"), "beta ".repeat(100)).unwrap();
-        fs::write(dir.path().join("a.txt"), "alpha").unwrap();
-        fs::write(dir.path().join("sub/c.md"), "gamma").unwrap();
-        fs::write(dir.path().join(".hidden"), "no").unwrap();
-        fs::write(dir.path().join("bin.dat"), b"x\0y").unwrap();
-        #[cfg(unix)]
-        {
-            std::os::unix::fs::symlink("nowhere", dir.path().join("dangling")).unwrap();
-            std::os::unix::fs::symlink("sub", dir.path().join("loop")).unwrap();
-        }
-        let c = Corpus::from_dir(dir.path(), 8).unwrap();
-        assert_eq!(c.docs(), 3);
-        let names: Vec<_> = (0..3).map(|d| c.doc_name(d)).collect();
-        assert_eq!(names, ["a.txt", "b.txt", "sub/c.md"]);
-        assert!(c.shards() >= 2 && c.shards() <= 3);
-        let mut text = String::new();
-        c.read(2, &mut text).unwrap();
-        assert_eq!(text, "gamma");
-        let skipped: Vec<_> = c.skipped().iter().map(|(k, v)| (*k, *v)).collect();
-        let mut want = vec![("binary", 1), ("hidden", 1)];
-        #[cfg(unix)]
-        want.extend([("dangling link", 1), ("link to a directory", 1)]);
-        want.sort();
-        assert_eq!(skipped, want);
-    }
-
-    #[test]
-    fn a_large_file_is_converted_as_a_whole_would_be() {
-        let dir = tempfile::tempdir().unwrap();
-        // Multi-byte characters and invalid bytes straddling every 1 MiB boundary.
-        let mut bytes = Vec::new();
-        while bytes.len() < 3 << 20 {
-            bytes.extend_from_slice("größe ".as_bytes());
-            bytes.extend_from_slice(&[0xe2, 0x82, b' ', 0xff, b'x', 0xc3]);
-        }
-        fs::write(dir.path().join("big.txt"), &bytes).unwrap();
-        let c = Corpus::from_dir(dir.path(), 1).unwrap();
-        let (mut raw, mut text) = (Vec::new(), String::new());
-        let mut beats = 0;
-        c.read_raw(0, &mut raw, &mut text, || {
-            beats += 1;
-            Ok::<_, CorpusError>(())
-        })
-        .unwrap();
-        assert_eq!(raw, bytes);
-        assert_eq!(text, String::from_utf8_lossy(&bytes));
-        assert!(beats >= 4, "{beats} beats");
-    }
-
-    #[test]
     fn bad_directories_are_typed_errors() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
@@ -499,5 +489,7 @@ mod tests {
             Corpus::from_dir(&file, 4),
             Err(CorpusError::NotADirectory(_))
         ));
+        let bad = Corpus::from_dir_with(dir.path(), 4, &WalkOptions::new().glob("a[")).unwrap_err();
+        assert!(matches!(bad, CorpusError::Glob { .. }), "{bad}");
     }
 }

@@ -1,26 +1,15 @@
-//! The index on disk: written atomically, read back with its checksum verified.
-//!
-//! Layout of `index.snapidx`: the magic `SNAPIDX1`; the corpus description; varint counts
-//! of documents, terms, postings, tokens and bytes; each document name; each term (in byte
-//! order) with its posting count and a length-prefixed block of (document-id delta, count)
-//! varints; then FNV-1a 64 of all the preceding bytes, little-endian. That trailer is
-//! the index's checksum. Nothing in the file depends on timing or on failures, so the same
-//! corpus gives the same bytes.
+//! Reading an index file back: verified against its checksum, then queried by binary
+//! search over its term offsets (the layout is in `index_format`).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::checksum::fnv1a64;
-use crate::codec::{put_bytes, put_varint, DecodeError, Reader};
-use crate::index::{IndexStats, InvertedIndex};
+use crate::codec::{DecodeError, Reader};
+use crate::index::IndexStats;
+use crate::index_format::{checksum_of, INDEX_FILE, MAGIC, TRAILER};
 use crate::shard_index::Posting;
 use crate::tokenize::tokenize;
-use snapstate_coordinator::write_atomic;
-
-/// The index's file name inside the output directory.
-pub const INDEX_FILE: &str = "index.snapidx";
-const MAGIC: &[u8; 8] = b"SNAPIDX1";
 
 /// Why an index could not be written or read.
 ///
@@ -61,73 +50,14 @@ pub enum IndexFileError {
     },
 }
 
-/// Where an index was written.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WrittenIndex {
-    /// The index file.
-    pub path: PathBuf,
-    /// Its size.
-    pub bytes: u64,
-    /// Its checksum (FNV-1a 64 of its contents before the trailer).
-    pub checksum: u64,
-}
-
-/// The bytes of `index`'s file, and its checksum.
-pub fn encode_index(index: &InvertedIndex) -> (Vec<u8>, u64) {
-    let s = &index.stats;
-    let mut out = MAGIC.to_vec();
-    put_bytes(&mut out, index.description.as_bytes());
-    for v in [s.docs, s.terms, s.postings, s.tokens, s.bytes] {
-        put_varint(&mut out, v);
-    }
-    for name in &index.doc_names {
-        put_bytes(&mut out, name.as_bytes());
-    }
-    let mut block = Vec::new();
-    for (term, postings) in index.terms.iter() {
-        put_bytes(&mut out, term.as_bytes());
-        put_varint(&mut out, postings.len() as u64);
-        block.clear();
-        let mut prev = 0;
-        for p in postings {
-            put_varint(&mut block, u64::from(p.doc - prev));
-            put_varint(&mut block, u64::from(p.count));
-            prev = p.doc;
-        }
-        put_bytes(&mut out, &block);
-    }
-    let sum = fnv1a64(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
-    (out, sum)
-}
-
-/// Writes `index` to `dir/index.snapidx`, creating `dir`. The file appears complete or
-/// not at all: it is written under a temporary name, synced, and renamed into place, so
-/// an index left by an earlier run stays intact until the new one replaces it.
-///
-/// # Errors
-///
-/// [`IndexFileError::Io`] if the directory or file cannot be written.
-pub fn write_index(
-    index: &InvertedIndex,
-    dir: impl AsRef<Path>,
-) -> Result<WrittenIndex, IndexFileError> {
-    let dir = dir.as_ref();
-    let io_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| IndexFileError::Io { path, source }
-    };
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
-    // A run killed while writing left its temporary file here; nothing else removes it.
-    snapstate_coordinator::remove_temp_files(dir).map_err(io_err(dir))?;
-    let path = dir.join(INDEX_FILE);
-    let (bytes, checksum) = encode_index(index);
-    write_atomic(&path, &bytes).map_err(io_err(&path))?;
-    Ok(WrittenIndex {
-        path,
-        bytes: bytes.len() as u64,
-        checksum,
-    })
+/// The parts of an index file before its term offsets.
+struct Header {
+    description: String,
+    stats: IndexStats,
+    doc_names: Vec<String>,
+    offsets_at: usize,
+    width: usize,
+    entries_at: usize,
 }
 
 /// An index file, read and verified, answering queries.
@@ -138,8 +68,12 @@ pub struct IndexFile {
     description: String,
     stats: IndexStats,
     doc_names: Vec<String>,
-    /// Offset of the first term entry.
-    terms_at: usize,
+    /// Where the term offsets start, and their width in bytes.
+    offsets_at: usize,
+    width: usize,
+    /// Where the entries start and end.
+    entries_at: usize,
+    entries_end: usize,
     checksum: u64,
 }
 
@@ -188,31 +122,35 @@ impl IndexFile {
             path: path.clone(),
             reason: reason.to_owned(),
         };
-        if bytes.len() < MAGIC.len() + 8 || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(corrupt("not a snapstate index (bad magic)"));
+        if bytes.len() < MAGIC.len() + TRAILER || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(if bytes.starts_with(b"SNAPIDX") {
+                corrupt("an index of another version (rebuild it with this snapstate)")
+            } else {
+                corrupt("not a snapstate index (bad magic)")
+            });
         }
-        let body_len = bytes.len() - 8;
-        let mut trailer = [0u8; 8];
+        let body_len = bytes.len() - TRAILER;
+        let mut trailer = [0u8; TRAILER];
         trailer.copy_from_slice(&bytes[body_len..]);
-        let checksum = u64::from_le_bytes(trailer);
-        if fnv1a64(&bytes[..body_len]) != checksum {
+        if blake3::hash(&bytes[..body_len]).as_bytes() != &trailer {
             return Err(corrupt("checksum mismatch (truncated or damaged)"));
         }
-        let parsed = Self::parse_header(&bytes[..body_len]).map_err(|e| corrupt(e.0))?;
-        let (description, stats, doc_names, terms_at) = parsed;
+        let header = Self::parse_header(&bytes[..body_len]).map_err(|e| corrupt(e.0))?;
         Ok(IndexFile {
             path,
+            description: header.description,
+            stats: header.stats,
+            doc_names: header.doc_names,
+            offsets_at: header.offsets_at,
+            width: header.width,
+            entries_at: header.entries_at,
+            entries_end: body_len,
+            checksum: checksum_of(&trailer),
             bytes,
-            description,
-            stats,
-            doc_names,
-            terms_at,
-            checksum,
         })
     }
 
-    #[allow(clippy::type_complexity)] // a private tuple, destructured right away
-    fn parse_header(body: &[u8]) -> Result<(String, IndexStats, Vec<String>, usize), DecodeError> {
+    fn parse_header(body: &[u8]) -> Result<Header, DecodeError> {
         let mut r = Reader::new(&body[MAGIC.len()..]);
         let description = r.str()?.to_owned();
         let mut v = [0u64; 5];
@@ -227,14 +165,31 @@ impl IndexFile {
             tokens,
             bytes,
         };
-        if docs > body.len() as u64 {
-            return Err(DecodeError("document count runs past the end"));
+        if docs > body.len() as u64 || terms > body.len() as u64 {
+            return Err(DecodeError("a count runs past the end"));
         }
         let doc_names = (0..docs)
             .map(|_| r.str().map(str::to_owned))
             .collect::<Result<Vec<_>, _>>()?;
-        let terms_at = body.len() - r.remaining();
-        Ok((description, stats, doc_names, terms_at))
+        let width = usize::from(r.take(1)?[0]);
+        if width != 4 && width != 8 {
+            return Err(DecodeError("bad term offset width"));
+        }
+        let offsets_at = body.len() - r.remaining();
+        let offsets = usize::try_from(terms)
+            .ok()
+            .and_then(|t| t.checked_mul(width))
+            .ok_or(DecodeError("term offsets run past the end"))?;
+        r.take(offsets)?;
+        let entries_at = body.len() - r.remaining();
+        Ok(Header {
+            description,
+            stats,
+            doc_names,
+            offsets_at,
+            width,
+            entries_at,
+        })
     }
 
     /// The file's path.
@@ -269,31 +224,58 @@ impl IndexFile {
         })
     }
 
+    /// Where entry `i` starts within the entries.
+    fn offset(&self, i: usize) -> usize {
+        let at = self.offsets_at + i * self.width;
+        let mut le = [0u8; 8];
+        le[..self.width].copy_from_slice(&self.bytes[at..at + self.width]);
+        u64::from_le_bytes(le) as usize
+    }
+
+    /// Entry `i`'s bytes: from its offset to the next one's (or the end).
+    fn entry(&self, i: usize) -> Result<&[u8], DecodeError> {
+        #[cfg(test)]
+        tests::PROBES.with(|p| p.set(p.get() + 1));
+        let entries = &self.bytes[self.entries_at..self.entries_end];
+        let start = self.offset(i);
+        let end = if i + 1 < self.stats.terms as usize {
+            self.offset(i + 1)
+        } else {
+            entries.len()
+        };
+        entries
+            .get(start..end)
+            .ok_or(DecodeError("a term offset runs past the entries"))
+    }
+
     fn find(&self, term: &str) -> Result<Option<Vec<Posting>>, DecodeError> {
-        let body = &self.bytes[self.terms_at..self.bytes.len() - 8];
-        let mut r = Reader::new(body);
-        while !r.is_empty() {
-            let t = r.bytes()?;
-            let n = r.len()?;
-            let block = r.bytes()?;
-            match t.cmp(term.as_bytes()) {
-                std::cmp::Ordering::Less => continue,
-                std::cmp::Ordering::Greater => return Ok(None),
-                std::cmp::Ordering::Equal => {}
+        let (mut lo, mut hi) = (0, self.stats.terms as usize);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let mut r = Reader::new(self.entry(mid)?);
+            match r.bytes()?.cmp(term.as_bytes()) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    let n = r.len()?;
+                    let mut doc = 0u32;
+                    let mut postings = Vec::with_capacity(n);
+                    for k in 0..n {
+                        let delta = r.varint_u32()?;
+                        if k > 0 && delta == 0 {
+                            return Err(DecodeError("document ids are not ascending"));
+                        }
+                        doc = doc
+                            .checked_add(delta)
+                            .ok_or(DecodeError("document id overflows"))?;
+                        postings.push(Posting {
+                            doc,
+                            count: r.varint_u32()?,
+                        });
+                    }
+                    return Ok(Some(postings));
+                }
             }
-            let mut b = Reader::new(block);
-            let mut doc = 0u32;
-            let mut postings = Vec::with_capacity(n);
-            for _ in 0..n {
-                doc = doc
-                    .checked_add(b.varint_u32()?)
-                    .ok_or(DecodeError("document id overflows"))?;
-                postings.push(Posting {
-                    doc,
-                    count: b.varint_u32()?,
-                });
-            }
-            return Ok(Some(postings));
         }
         Ok(None)
     }
@@ -351,5 +333,50 @@ impl IndexFile {
             hits,
             total_hits,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use crate::{write_index, Corpus, IndexFile, IndexJob, InvertedIndex};
+    use snapstate_coordinator::{Job, TaskContext};
+
+    thread_local! {
+        /// Term entries a lookup has read.
+        pub(super) static PROBES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    #[test]
+    fn a_lookup_reads_a_logarithmic_number_of_entries() {
+        let corpus = Corpus::generated(400, 4, 3);
+        let job = IndexJob::new(corpus.clone());
+        let shards = (0..4)
+            .map(|k| job.run(k, &TaskContext::detached(k)).unwrap())
+            .collect();
+        let index = InvertedIndex::merge(&corpus, shards);
+        let dir = tempfile::tempdir().unwrap();
+        write_index(&index, dir.path()).unwrap();
+        let file = IndexFile::open(dir.path()).unwrap();
+        let terms: Vec<&str> = index.terms().collect();
+        assert!(terms.len() > 4000, "{} terms", terms.len());
+        let bound = 2 + (terms.len() as f64).log2().ceil() as usize;
+        for (i, term) in terms.iter().enumerate().step_by(97) {
+            PROBES.with(|p| p.set(0));
+            assert_eq!(
+                file.postings(term).unwrap().as_deref(),
+                index.postings(term),
+                "{term}"
+            );
+            let probes = PROBES.with(Cell::get);
+            assert!(
+                probes <= bound,
+                "term {i}: {probes} entries read, bound {bound}"
+            );
+        }
+        PROBES.with(|p| p.set(0));
+        assert_eq!(file.postings("zzzzzzzzzz").unwrap(), None);
+        assert!(PROBES.with(Cell::get) <= bound);
     }
 }

@@ -1,19 +1,24 @@
 //! The indexing job: subtask `k` indexes shard `k`.
 
+use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use snapstate_coordinator::{
-    Cancelled, Fingerprint, Fingerprinter, Job, JobError, JobIdentity, TaskContext,
-};
+use snapstate_coordinator::{Fingerprint, Fingerprinter, Job, JobError, JobIdentity, TaskContext};
 
-use crate::corpus::{Corpus, CorpusError};
-use crate::shard_index::ShardIndex;
+use crate::corpus::{Corpus, FileRead};
+use crate::shard_builder::ShardBuilder;
+use crate::shard_index::{ShardIndex, HEARTBEAT_BYTES};
+use crate::skip::SkipReason;
+use crate::text::decode_into;
 
 /// Indexes a [`Corpus`], one shard per subtask.
 ///
 /// Its [`identity`](Job::identity) is the corpus listing and its sharding; a shard's
-/// [`fingerprint`](Job::fingerprint) is the BLAKE3 of its documents' names and bytes
-/// (generated documents are fixed by the identity's seed, so they have none).
+/// [`fingerprint`](Job::fingerprint) is the BLAKE3 of exactly what the shard reads: each
+/// document's name and the bytes read from it (all of them, or for a file found not to
+/// be text, the first [`SNIFF_BYTES`](crate::SNIFF_BYTES) that decided it), or for a
+/// file that could not be read, why. Generated documents are fixed by the identity's
+/// seed, so they have none.
 ///
 /// # Examples
 ///
@@ -53,33 +58,14 @@ impl IndexJob {
     pub fn corpus(&self) -> &Corpus {
         &self.corpus
     }
-}
 
-/// Why reading a document stopped: the file, or a cancelled run.
-#[derive(Debug)]
-enum ReadStop {
-    Corpus(CorpusError),
-    Cancelled,
-}
-
-impl From<CorpusError> for ReadStop {
-    fn from(e: CorpusError) -> Self {
-        ReadStop::Corpus(e)
-    }
-}
-
-impl From<Cancelled> for ReadStop {
-    fn from(_: Cancelled) -> Self {
-        ReadStop::Cancelled
-    }
-}
-
-impl ReadStop {
-    fn into_job_error(self) -> JobError {
-        match self {
-            ReadStop::Corpus(e) => JobError::other(e),
-            ReadStop::Cancelled => JobError::Cancelled,
-        }
+    /// The error that stops a strict run at a file it cannot read.
+    fn strict_error(&self, doc: u32, reason: SkipReason, detail: &str) -> JobError {
+        JobError::new(format!(
+            "cannot index {}: {reason} ({detail}) (--strict; without it the file is \
+             skipped with a warning)",
+            self.corpus.doc_name(doc)
+        ))
     }
 }
 
@@ -89,19 +75,29 @@ fn short(f: Fingerprint) -> String {
     f.to_string()[..16].to_owned()
 }
 
-/// Feeds one document into a shard's fingerprint, a megabyte at a time with a `beat`
-/// between (the same fingerprint as feeding it whole).
+/// Feeds one document, as read, into a shard's fingerprint: its name, then the bytes
+/// read (a megabyte at a time, with a `beat` between) or why it could not be read.
 fn feed<E>(
     fp: &mut Fingerprinter,
     name: &str,
+    read: &FileRead,
     bytes: &[u8],
     mut beat: impl FnMut() -> Result<(), E>,
 ) -> Result<(), E> {
     fp.field(name.as_bytes());
-    fp.update(&(bytes.len() as u64).to_le_bytes());
-    for chunk in bytes.chunks(crate::shard_index::HEARTBEAT_BYTES) {
-        fp.update(chunk);
-        beat()?;
+    match read {
+        FileRead::Whole | FileRead::NotText => {
+            fp.update(&[0]).update(&(bytes.len() as u64).to_le_bytes());
+            for (i, chunk) in bytes.chunks(HEARTBEAT_BYTES).enumerate() {
+                if i > 0 {
+                    beat()?;
+                }
+                fp.update(chunk);
+            }
+        }
+        FileRead::Failed(reason, _) => {
+            fp.update(&[1]).field(reason.as_str().as_bytes());
+        }
     }
     Ok(())
 }
@@ -146,57 +142,107 @@ impl Job for IndexJob {
             return Ok(Fingerprint::NO_INPUT);
         }
         let mut fp = Fingerprinter::new();
-        let (mut raw, mut text) = (Vec::new(), String::new());
+        let mut raw = Vec::new();
         for doc in self.corpus.shard(subtask) {
-            self.corpus
-                .read_raw(doc, &mut raw, &mut text, || Ok::<_, CorpusError>(()))
-                .map_err(JobError::other)?;
-            feed(&mut fp, &self.corpus.doc_name(doc), &raw, || {
-                Ok::<_, JobError>(())
-            })?;
+            let Ok(read) = self
+                .corpus
+                .read_file(doc, &mut raw, || Ok::<_, Infallible>(()));
+            if let FileRead::Failed(reason, detail) = &read {
+                if self.corpus.is_strict() {
+                    return Err(self.strict_error(doc, *reason, detail));
+                }
+            }
+            let Ok(()) = feed(&mut fp, &self.corpus.doc_name(doc), &read, &raw, || {
+                Ok::<_, Infallible>(())
+            });
         }
         Ok(fp.finish())
     }
 
+    /// A shard run hashes the bytes it reads, when the context asks for the fingerprint
+    /// (a run without a checkpoint keeps none, and hashing costs about a tenth of the
+    /// indexing).
     fn fingerprints_in_run(&self) -> bool {
         true
     }
 
     fn run(&self, subtask: usize, ctx: &TaskContext) -> Result<ShardIndex, JobError> {
+        let beat = || ctx.heartbeat().map_err(JobError::from);
         // Slow storage is still alive: the delay beats as it goes.
         let until = Instant::now() + self.delay;
         while let Some(left) = until.checked_duration_since(Instant::now()) {
             if left.is_zero() {
                 break;
             }
-            ctx.heartbeat()?;
+            beat()?;
             std::thread::sleep(left.min(Duration::from_millis(5)));
         }
+        let docs = self.corpus.shard(subtask);
+        let mut shard = ShardBuilder::new(docs.clone());
         let files = self.corpus.is_files();
+        let hash = files && ctx.wants_fingerprint();
         let mut fp = Fingerprinter::new();
-        let mut raw = Vec::new();
-        let beat = || ctx.heartbeat().map_err(JobError::from);
-        let shard = ShardIndex::build_with_heartbeat(
-            self.corpus.shard(subtask),
-            |doc, text| {
-                beat()?;
-                self.corpus
-                    .read_raw(doc, &mut raw, text, || {
-                        ctx.heartbeat().map_err(ReadStop::from)
-                    })
-                    .map_err(ReadStop::into_job_error)?;
-                if files {
-                    feed(&mut fp, &self.corpus.doc_name(doc), &raw, beat)?;
+        let (mut raw, mut scratch) = (Vec::new(), String::new());
+        for doc in docs {
+            beat()?;
+            if !files {
+                self.corpus.generate(doc, &mut scratch);
+                shard.add(&scratch, beat)?;
+                continue;
+            }
+            let read = self.corpus.read_file(doc, &mut raw, beat)?;
+            if hash {
+                feed(&mut fp, &self.corpus.doc_name(doc), &read, &raw, beat)?;
+            }
+            match read {
+                FileRead::Whole => match decode_into(&raw, true, &mut scratch, beat)? {
+                    Some(text) => shard.add(text, beat)?,
+                    None => shard.skip(doc, SkipReason::Binary, String::new()),
+                },
+                FileRead::NotText => shard.skip(doc, SkipReason::Binary, String::new()),
+                FileRead::Failed(reason, detail) => {
+                    if self.corpus.is_strict() {
+                        return Err(self.strict_error(doc, reason, &detail));
+                    }
+                    shard.skip(doc, reason, detail);
                 }
-                Ok::<_, JobError>(())
-            },
-            beat,
-        )?;
-        ctx.record_fingerprint(if files {
-            fp.finish()
-        } else {
-            Fingerprint::NO_INPUT
-        });
-        Ok(shard)
+            }
+        }
+        if !files && ctx.wants_fingerprint() {
+            ctx.record_fingerprint(Fingerprint::NO_INPUT);
+        } else if hash {
+            ctx.record_fingerprint(fp.finish());
+        }
+        Ok(shard.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shard run records exactly what `fingerprint` computes, and only when the
+    /// context asks for it; an edit to one file changes its shard's fingerprint only.
+    #[test]
+    fn a_run_records_the_fingerprint_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..6 {
+            std::fs::write(dir.path().join(format!("f{i}.txt")), format!("word{i} text\n"))
+                .unwrap();
+        }
+        let job = IndexJob::new(Corpus::from_dir(dir.path(), 3).unwrap());
+        let before: Vec<_> = (0..3).map(|k| job.fingerprint(k).unwrap()).collect();
+        for (k, &expected) in before.iter().enumerate() {
+            let asked = TaskContext::detached(k).with_fingerprint(true);
+            job.run(k, &asked).unwrap();
+            assert_eq!(asked.recorded_fingerprint(), Some(expected), "shard {k}");
+            let not_asked = TaskContext::detached(k);
+            job.run(k, &not_asked).unwrap();
+            assert_eq!(not_asked.recorded_fingerprint(), None, "shard {k}");
+        }
+        // Same length, other bytes: only the shard holding f0 changes.
+        std::fs::write(dir.path().join("f0.txt"), "wordX text\n").unwrap();
+        let after: Vec<_> = (0..3).map(|k| job.fingerprint(k).unwrap()).collect();
+        assert_eq!(before.iter().zip(&after).filter(|(a, b)| a != b).count(), 1);
     }
 }

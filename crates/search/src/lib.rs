@@ -22,26 +22,31 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod checksum;
 mod codec;
 mod corpus;
-mod fxhash;
 mod generate;
 mod index;
 mod index_file;
+mod index_format;
 mod index_job;
+mod merge;
 mod rng;
+mod shard_builder;
 mod shard_index;
+mod skip;
 mod term_table;
+mod text;
 mod tokenize;
+mod walk;
 
 pub use codec::DecodeError;
 pub use corpus::{Corpus, CorpusError};
 pub use index::{IndexStats, InvertedIndex};
-pub use index_file::{
-    encode_index, write_index, Hit, IndexFile, IndexFileError, QueryResult, WrittenIndex,
-    INDEX_FILE,
-};
+pub use index_file::{Hit, IndexFile, IndexFileError, QueryResult};
+pub use index_format::{encode_index, write_index, WrittenIndex, INDEX_FILE};
 pub use index_job::IndexJob;
 pub use shard_index::{Posting, ShardIndex, HEARTBEAT_BYTES};
+pub use skip::{skip_counts, SkipReason, Skipped};
+pub use text::{decode_text, SNIFF_BYTES};
 pub use tokenize::{tokenize, MAX_TERM_BYTES};
+pub use walk::WalkOptions;

@@ -4,35 +4,12 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fxhash::FxHashMap;
+use crate::shard_builder::ShardBuilder;
+use crate::skip::SkipReason;
 use crate::term_table::TermTable;
-use crate::tokenize::tokenize;
 
-/// Text tokenised between two heartbeats of [`ShardIndex::build_with_heartbeat`].
+/// Text read or tokenised between two heartbeats of a shard run.
 pub const HEARTBEAT_BYTES: usize = 1 << 20;
-
-/// `text` in pieces of about `size` bytes, each cut at a character that separates terms
-/// (an ASCII character that is not a letter or digit), so that tokenising the pieces
-/// gives exactly the terms of the whole.
-fn pieces(text: &str, size: usize) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let cut = if rest.len() <= size {
-            rest.len()
-        } else {
-            rest.as_bytes()[size..]
-                .iter()
-                .position(|b| b.is_ascii() && !b.is_ascii_alphanumeric())
-                .map_or(rest.len(), |p| size + p + 1)
-        };
-        let (piece, tail) = rest.split_at(cut);
-        rest = tail;
-        Some(piece)
-    })
-}
 
 /// One document's occurrences of a term.
 ///
@@ -50,8 +27,21 @@ pub struct Posting {
     pub count: u32,
 }
 
-/// The inverted index of one shard: terms in byte order, each with postings in document
-/// order.
+/// A document of a shard that was not indexed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SkippedDoc {
+    /// Its number in the corpus.
+    pub(crate) doc: u32,
+    pub(crate) reason: SkipReason,
+    pub(crate) detail: String,
+}
+
+/// The inverted index of one shard: each term with its postings in document order.
+///
+/// Postings number the shard's *indexed* documents from 0 (documents found not to be
+/// text, or unreadable, are listed in [`skipped`](Self::skipped) and take no number);
+/// [`InvertedIndex::merge`](crate::InvertedIndex::merge) renumbers them for the whole
+/// corpus. Terms are in the order the shard first met them.
 ///
 /// # Examples
 ///
@@ -64,20 +54,66 @@ pub struct Posting {
 ///     Ok::<_, ()>(())
 /// })?;
 /// let terms: Vec<_> = shard.terms().map(|(t, _)| t).collect();
-/// assert_eq!(terms, ["cat", "end", "hat", "the"]);
+/// assert_eq!(terms, ["the", "cat", "hat", "end"]);
 /// assert_eq!(shard.postings("the").unwrap().len(), 2);
 /// assert_eq!(shard.tokens, 6);
 /// # Ok::<(), ()>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawShard")]
 pub struct ShardIndex {
-    /// The shard's documents.
+    /// The shard's documents (numbered in the corpus).
     pub docs: Range<u32>,
+    /// How many of them were indexed.
+    pub indexed: u32,
     /// Terms seen in all.
     pub tokens: u64,
-    /// Bytes of text read.
+    /// Bytes of text indexed.
     pub bytes: u64,
+    pub(crate) skipped: Vec<SkippedDoc>,
     pub(crate) table: TermTable,
+}
+
+/// The fields as stored, before [`ShardIndex`]'s invariants are checked.
+#[derive(Deserialize)]
+struct RawShard {
+    docs: Range<u32>,
+    indexed: u32,
+    tokens: u64,
+    bytes: u64,
+    skipped: Vec<SkippedDoc>,
+    table: TermTable,
+}
+
+impl TryFrom<RawShard> for ShardIndex {
+    type Error = String;
+
+    fn try_from(raw: RawShard) -> Result<Self, String> {
+        let len = raw.docs.end.checked_sub(raw.docs.start);
+        let skipped_in_range = raw.skipped.windows(2).all(|w| w[0].doc < w[1].doc)
+            && raw.skipped.iter().all(|s| raw.docs.contains(&s.doc));
+        if len != Some(raw.indexed + raw.skipped.len() as u32) || !skipped_in_range {
+            return Err("skipped documents do not fit the shard".into());
+        }
+        for (_, postings) in raw.table.iter() {
+            let ascending = postings.windows(2).all(|w| w[0].doc < w[1].doc);
+            if !ascending
+                || postings
+                    .iter()
+                    .any(|p| p.doc >= raw.indexed || p.count == 0)
+            {
+                return Err("postings are not ascending within the shard's documents".into());
+            }
+        }
+        Ok(ShardIndex {
+            docs: raw.docs,
+            indexed: raw.indexed,
+            tokens: raw.tokens,
+            bytes: raw.bytes,
+            skipped: raw.skipped,
+            table: raw.table,
+        })
+    }
 }
 
 impl ShardIndex {
@@ -89,14 +125,20 @@ impl ShardIndex {
     /// The first error `read` returns.
     pub fn build<E>(
         docs: Range<u32>,
-        read: impl FnMut(u32, &mut String) -> Result<(), E>,
+        mut read: impl FnMut(u32, &mut String) -> Result<(), E>,
     ) -> Result<Self, E> {
-        Self::build_with_heartbeat(docs, read, || Ok(()))
+        let mut text = String::new();
+        let mut builder = ShardBuilder::new(docs.clone());
+        for doc in docs {
+            read(doc, &mut text)?;
+            builder.add(&text, || Ok(()))?;
+        }
+        Ok(builder.finish())
     }
 
-    /// [`build`](Self::build), calling `beat` after every [`HEARTBEAT_BYTES`] of text
-    /// tokenised, so that one huge document still shows signs of life; an error from
-    /// `beat` (a cancelled run) stops the build.
+    /// [`build`](Self::build), calling `beat` between documents and after every
+    /// [`HEARTBEAT_BYTES`] of text tokenised, so that one huge document still shows
+    /// signs of life; an error from `beat` (a cancelled run) stops the build.
     ///
     /// # Errors
     ///
@@ -107,78 +149,37 @@ impl ShardIndex {
         mut beat: impl FnMut() -> Result<(), E>,
     ) -> Result<Self, E> {
         let mut text = String::new();
-        let mut index: FxHashMap<String, Vec<Posting>> = FxHashMap::default();
-        let mut counts: FxHashMap<String, u32> = FxHashMap::default();
-        let (mut tokens, mut bytes) = (0u64, 0u64);
-        for doc in docs.clone() {
+        let mut builder = ShardBuilder::new(docs.clone());
+        for doc in docs {
+            beat()?;
             read(doc, &mut text)?;
-            bytes += text.len() as u64;
-            for (i, piece) in pieces(&text, HEARTBEAT_BYTES).enumerate() {
-                if i > 0 {
-                    beat()?;
-                }
-                tokenize(piece, |t| {
-                    tokens += 1;
-                    match counts.get_mut(t) {
-                        Some(c) => *c += 1,
-                        None => {
-                            counts.insert(t.to_owned(), 1);
-                        }
-                    }
-                });
-            }
-            for (term, count) in counts.drain() {
-                index.entry(term).or_default().push(Posting { doc, count });
-            }
+            builder.add(&text, &mut beat)?;
         }
-        let mut terms: Vec<_> = index.into_iter().collect();
-        terms.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let postings = terms.iter().map(|(_, p)| p.len()).sum();
-        let mut table = TermTable::with_capacity(terms.len(), postings);
-        for (term, postings) in &terms {
-            table.push(term, postings);
-        }
-        Ok(ShardIndex {
-            docs,
-            tokens,
-            bytes,
-            table,
-        })
+        Ok(builder.finish())
     }
 
-    /// The shard's terms in byte order, each with its postings in document order.
+    /// The shard's terms, each with its postings in document order.
     pub fn terms(&self) -> impl Iterator<Item = (&str, &[Posting])> {
         self.table.iter()
     }
 
-    /// The postings of `term`, if it occurs in the shard.
+    /// The postings of `term`, if it occurs in the shard (a linear search: for
+    /// inspection, not for queries).
     pub fn postings(&self, term: &str) -> Option<&[Posting]> {
-        self.table.find(term).map(|i| self.table.postings(i))
+        self.table.position(term).map(|i| self.table.postings(i))
+    }
+
+    /// The documents that were not indexed: corpus number, reason and detail.
+    pub fn skipped(&self) -> impl Iterator<Item = (u32, SkipReason, &str)> {
+        self.skipped
+            .iter()
+            .map(|s| (s.doc, s.reason, s.detail.as_str()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pieces_cut_between_terms_and_give_the_same_terms() {
-        let text = "alpha beta,gamma délta\nepsilon ".repeat(50) + &"x".repeat(300);
-        for size in [1, 7, 64, 1000, 10_000] {
-            let parts: Vec<&str> = pieces(&text, size).collect();
-            assert_eq!(parts.concat(), text, "size {size}");
-            let mut whole = Vec::new();
-            tokenize(&text, |t| whole.push(t.to_owned()));
-            let mut joined = Vec::new();
-            for p in &parts {
-                tokenize(p, |t| joined.push(t.to_owned()));
-            }
-            assert_eq!(joined, whole, "size {size}");
-            if size < 100 {
-                assert!(parts.len() > 10, "size {size}: {}", parts.len());
-            }
-        }
-    }
 
     #[test]
     fn builds_and_round_trips_through_postcard() {
@@ -195,14 +196,15 @@ mod tests {
         assert_eq!(
             terms,
             vec![
-                ("a".to_owned(), vec![Posting { doc: 5, count: 2 }]),
+                ("a".to_owned(), vec![Posting { doc: 0, count: 2 }]),
                 (
                     "b".to_owned(),
-                    vec![Posting { doc: 5, count: 1 }, Posting { doc: 7, count: 1 }]
+                    vec![Posting { doc: 0, count: 1 }, Posting { doc: 2, count: 1 }]
                 ),
-                ("c".to_owned(), vec![Posting { doc: 7, count: 3 }]),
+                ("c".to_owned(), vec![Posting { doc: 2, count: 3 }]),
             ]
         );
+        assert_eq!(shard.indexed, 3);
         let buf = postcard::to_allocvec(&shard).unwrap();
         assert_eq!(postcard::from_bytes::<ShardIndex>(&buf).unwrap(), shard);
         for len in 0..buf.len() {
@@ -211,5 +213,17 @@ mod tests {
                 "truncated to {len}"
             );
         }
+    }
+
+    #[test]
+    fn a_shard_that_breaks_its_invariants_is_refused() {
+        let mut shard = ShardIndex::build(0..2, |_, buf| {
+            *buf = "x y".to_owned();
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        shard.indexed = 1; // postings name document 1
+        let buf = postcard::to_allocvec(&shard).unwrap();
+        assert!(postcard::from_bytes::<ShardIndex>(&buf).is_err());
     }
 }

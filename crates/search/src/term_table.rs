@@ -1,19 +1,25 @@
-//! Terms with their postings, sorted by term, in four flat arrays.
+//! Terms with their postings, in four flat arrays.
 //!
 //! A shard index holds thousands of terms; as one `String` and one `Vec` each, merging
 //! 256 shards meant millions of small allocations made on the worker threads and freed
-//! on the merging one, which cost more than the indexing itself. Flat, a shard is four
+//! on the merging one, which cost more than the indexing itself. Flat, a table is four
 //! allocations and the merge copies slices.
+//!
+//! A shard's table lists its terms in the order the shard met them; a merged table
+//! (a segment of the whole index) lists them in byte order.
 
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rustc_hash::FxBuildHasher;
 use serde::{Deserialize, Serialize};
 
-use crate::fxhash::FxHashMap;
 use crate::shard_index::Posting;
 
-/// Sorted terms and their postings.
+/// Distinct terms and their postings.
 ///
 /// Deserialised data is not trusted: the fields are checked to describe a table (ends
-/// ascending and in bounds, on character boundaries) before it is used.
+/// ascending and in bounds, on character boundaries, no term twice) before it is used.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawTable")]
 pub(crate) struct TermTable {
@@ -60,30 +66,40 @@ impl TryFrom<RawTable> for TermTable {
             post_ends: raw.post_ends,
             postings: raw.postings,
         };
-        if (1..table.len()).any(|i| table.term(i - 1) >= table.term(i)) {
-            return Err("terms are not in ascending order".into());
+        if (0..table.len()).any(|i| table.term(i).is_empty()) {
+            return Err("a term is empty".into());
+        }
+        let mut seen: HashTable<usize> = HashTable::with_capacity(table.len());
+        for i in 0..table.len() {
+            let term = table.term(i);
+            let hash = FxBuildHasher.hash_one(term);
+            if seen.find(hash, |&j| table.term(j) == term).is_some() {
+                return Err(format!("term {term:?} occurs twice"));
+            }
+            seen.insert_unique(hash, i, |&j| FxBuildHasher.hash_one(table.term(j)));
         }
         Ok(table)
     }
 }
 
 impl TermTable {
-    pub(crate) fn with_capacity(terms: usize, postings: usize) -> Self {
+    /// A table from its arrays, which must satisfy the invariants the deserialiser
+    /// checks.
+    pub(crate) fn from_parts(
+        text: String,
+        term_ends: Vec<usize>,
+        post_ends: Vec<usize>,
+        postings: Vec<Posting>,
+    ) -> Self {
+        debug_assert_eq!(term_ends.len(), post_ends.len());
+        debug_assert_eq!(term_ends.last().copied().unwrap_or(0), text.len());
+        debug_assert_eq!(post_ends.last().copied().unwrap_or(0), postings.len());
         TermTable {
-            text: String::new(),
-            term_ends: Vec::with_capacity(terms),
-            post_ends: Vec::with_capacity(terms),
-            postings: Vec::with_capacity(postings),
+            text,
+            term_ends,
+            post_ends,
+            postings,
         }
-    }
-
-    /// Appends a term, which must sort after every term already in the table.
-    pub(crate) fn push(&mut self, term: &str, postings: &[Posting]) {
-        debug_assert!(self.len() == 0 || self.term(self.len() - 1) < term);
-        self.text.push_str(term);
-        self.term_ends.push(self.text.len());
-        self.postings.extend_from_slice(postings);
-        self.post_ends.push(self.postings.len());
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -108,7 +124,12 @@ impl TermTable {
         (0..self.len()).map(|i| (self.term(i), self.postings(i)))
     }
 
-    /// The index of `term`, by binary search.
+    /// The index of `term`, by linear search (any table).
+    pub(crate) fn position(&self, term: &str) -> Option<usize> {
+        (0..self.len()).find(|&i| self.term(i) == term)
+    }
+
+    /// The index of `term`, by binary search (a table in byte order).
     pub(crate) fn find(&self, term: &str) -> Option<usize> {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
@@ -121,54 +142,6 @@ impl TermTable {
         }
         None
     }
-
-    /// Merges tables whose documents are disjoint and ascending in table order (the shards
-    /// of a corpus, in shard order): each term's postings are the concatenation of its
-    /// postings in each table, so they stay sorted by document.
-    pub(crate) fn merge(tables: &[TermTable]) -> TermTable {
-        // Number every distinct term and count its postings.
-        let mut ids: FxHashMap<&str, usize> = FxHashMap::default();
-        let mut counts: Vec<usize> = Vec::new();
-        let local_ids: Vec<Vec<usize>> = tables
-            .iter()
-            .map(|t| {
-                t.iter()
-                    .map(|(term, postings)| {
-                        let id = *ids.entry(term).or_insert_with(|| {
-                            counts.push(0);
-                            counts.len() - 1
-                        });
-                        counts[id] += postings.len();
-                        id
-                    })
-                    .collect()
-            })
-            .collect();
-        // Lay the terms out in sorted order and give each its slot of postings.
-        let mut order: Vec<(&str, usize)> = ids.into_iter().collect();
-        order.sort_unstable();
-        let total: usize = counts.iter().sum();
-        let mut out = TermTable::with_capacity(order.len(), 0);
-        let mut next = vec![0usize; counts.len()];
-        let mut at = 0;
-        for &(term, id) in &order {
-            out.text.push_str(term);
-            out.term_ends.push(out.text.len());
-            next[id] = at;
-            at += counts[id];
-            out.post_ends.push(at);
-        }
-        // Fill the slots, table by table.
-        out.postings = vec![Posting { doc: 0, count: 0 }; total];
-        for (table, ids) in tables.iter().zip(&local_ids) {
-            for (i, &id) in ids.iter().enumerate() {
-                let src = table.postings(i);
-                out.postings[next[id]..next[id] + src.len()].copy_from_slice(src);
-                next[id] += src.len();
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -179,30 +152,30 @@ mod tests {
         Posting { doc, count }
     }
 
+    fn table(terms: &[(&str, &[Posting])]) -> TermTable {
+        let (mut text, mut ends, mut pends, mut postings) =
+            (String::new(), Vec::new(), Vec::new(), Vec::new());
+        for (t, ps) in terms {
+            text.push_str(t);
+            ends.push(text.len());
+            postings.extend_from_slice(ps);
+            pends.push(postings.len());
+        }
+        TermTable::from_parts(text, ends, pends, postings)
+    }
+
     #[test]
-    fn push_find_and_merge() {
-        let mut a = TermTable::default();
-        a.push("ant", &[p(0, 1)]);
-        a.push("cat", &[p(0, 2), p(1, 1)]);
-        let mut b = TermTable::default();
-        b.push("bee", &[p(2, 5)]);
-        b.push("cat", &[p(3, 1)]);
-        assert_eq!(a.find("cat"), Some(1));
-        assert_eq!(a.find("bee"), None);
-        let m = TermTable::merge(&[a, b, TermTable::default()]);
-        let got: Vec<_> = m
-            .iter()
-            .map(|(t, ps)| (t.to_owned(), ps.to_vec()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("ant".to_owned(), vec![p(0, 1)]),
-                ("bee".to_owned(), vec![p(2, 5)]),
-                ("cat".to_owned(), vec![p(0, 2), p(1, 1), p(3, 1)]),
-            ]
-        );
-        assert_eq!(m.postings_len(), 5);
-        assert_eq!(TermTable::merge(&[]).len(), 0);
+    fn lookups_and_validation() {
+        let t = table(&[("ant", &[p(0, 1)]), ("cat", &[p(0, 2), p(1, 1)])]);
+        assert_eq!(t.find("cat"), Some(1));
+        assert_eq!(t.position("cat"), Some(1));
+        assert_eq!(t.find("bee"), None);
+        assert_eq!(t.postings(1), &[p(0, 2), p(1, 1)]);
+        let bytes = postcard::to_allocvec(&t).unwrap();
+        assert_eq!(postcard::from_bytes::<TermTable>(&bytes).unwrap(), t);
+        let twice = table(&[("ant", &[p(0, 1)]), ("ant", &[p(1, 1)])]);
+        let bytes = postcard::to_allocvec(&twice).unwrap();
+        let err = postcard::from_bytes::<TermTable>(&bytes).unwrap_err();
+        assert!(matches!(err, postcard::Error::SerdeDeCustom), "{err:?}");
     }
 }
