@@ -6,7 +6,9 @@
 //! package: the job's keys in etcd, the spec and checkpoint pointer formats, the store's
 //! file formats and the leader's live progress table. The `distributed` feature adds
 //! the etcd control layer, the gRPC protocol and the coordinator and worker processes
-//! (it needs `protoc` to build and etcd to run). See `docs/distributed.md`.
+//! (it needs `protoc` to build and etcd to run), with mutual TLS between every process
+//! (`tls`, `net`) or, without certificates, loopback only. See `docs/distributed.md` and
+//! `docs/security.md`.
 
 mod claim;
 mod error;

@@ -298,7 +298,7 @@ async fn an_etcd_with_auth_takes_only_its_user() {
     etcdctl(&["auth", "enable"]);
     let opts = || EtcdOptions::default().op_timeout(Duration::from_millis(500));
     // The right password: reads and fenced writes work (a claim, then its release).
-    let etcd = Etcd::connect(&[ep.clone()], opts().user("root", "s3cret"))
+    let etcd = Etcd::connect(std::slice::from_ref(&ep), opts().user("root", "s3cret"))
         .await
         .unwrap();
     let ctl = control(&etcd, "auth");
@@ -308,13 +308,16 @@ async fn an_etcd_with_auth_takes_only_its_user() {
     };
     assert_eq!(ctl.owner(0).await.unwrap(), Some(c.epoch));
     // A wrong password is refused at connect, with a message naming the user.
-    let e = Etcd::connect(&[ep.clone()], opts().user("root", "wrong"))
+    let e = Etcd::connect(std::slice::from_ref(&ep), opts().user("root", "wrong"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("\"root\""), "{e}");
     // No user at all: connected, but every request is refused.
-    let anon = Etcd::connect(&[ep.clone()], opts().retry_for(Duration::from_millis(300)))
-        .await
-        .unwrap();
+    let anon = Etcd::connect(
+        std::slice::from_ref(&ep),
+        opts().retry_for(Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
     assert!(control(&anon, "auth").owner(0).await.is_err());
 }

@@ -227,8 +227,11 @@ mod tests {
     fn a_run_records_the_fingerprint_only_when_asked() {
         let dir = tempfile::tempdir().unwrap();
         for i in 0..6 {
-            std::fs::write(dir.path().join(format!("f{i}.txt")), format!("word{i} text\n"))
-                .unwrap();
+            std::fs::write(
+                dir.path().join(format!("f{i}.txt")),
+                format!("word{i} text\n"),
+            )
+            .unwrap();
         }
         let job = IndexJob::new(Corpus::from_dir(dir.path(), 3).unwrap());
         let before: Vec<_> = (0..3).map(|k| job.fingerprint(k).unwrap()).collect();
