@@ -195,15 +195,23 @@ fn a_worker_with_a_valid_certificate_cannot_feed_the_leader_wrong_messages() {
             worker: "mallory".into(),
             cert: Some(tls.fingerprint().to_owned()),
         };
-        // Claims node 0 (once the leader has revoked the claim it last refused).
-        let claim = || async {
-            for _ in 0..250 {
-                if let ClaimOutcome::Claimed(c) = ctl.claim_as(0, lease.id(), &me).await.unwrap() {
-                    return c.epoch;
+        // Claims node 0, once the leader has revoked the claim `prev` it last refused
+        // (until then a claim attempt finds that one, on our own lease).
+        let claim = |prev: Option<i64>| {
+            let (ctl, me, lease_id) = (&ctl, &me, lease.id());
+            async move {
+                for _ in 0..250 {
+                    if prev.is_none() || ctl.owner(0).await.unwrap() != prev {
+                        if let ClaimOutcome::Claimed(c) =
+                            ctl.claim_as(0, lease_id, me).await.unwrap()
+                        {
+                            return c.epoch;
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                panic!("node 0 never came free");
             }
-            panic!("node 0 never came free");
         };
         let hello = |node: usize, epoch: i64| {
             build::hello(
@@ -215,7 +223,7 @@ fn a_worker_with_a_valid_certificate_cannot_feed_the_leader_wrong_messages() {
                 "mallory",
             )
         };
-        let e1 = claim().await;
+        let e1 = claim(None).await;
         // A report for a node it does not own (retried while the term is starting).
         let why = loop {
             let got = h
@@ -230,7 +238,7 @@ fn a_worker_with_a_valid_certificate_cannot_feed_the_leader_wrong_messages() {
         };
         assert!(why.contains("another claim"), "{why}");
         // An old epoch: its Hello, and a report under the new claim.
-        let e2 = claim().await;
+        let e2 = claim(Some(e1)).await;
         assert!(e2 > e1);
         let why = fenced(&h.exchange(vec![hello(0, e1)]).await.unwrap()).expect("refused");
         assert!(why.contains(&format!("epoch {e2}")), "{why}");
@@ -241,7 +249,7 @@ fn a_worker_with_a_valid_certificate_cannot_feed_the_leader_wrong_messages() {
         let why = fenced(&got).expect("refused");
         assert!(why.contains("another claim"), "{why}");
         // An oversized output (over --max-output, under the codec's frame limit).
-        let e3 = claim().await;
+        let e3 = claim(Some(e2)).await;
         let got = h
             .exchange(vec![
                 hello(0, e3),
@@ -253,7 +261,7 @@ fn a_worker_with_a_valid_certificate_cannot_feed_the_leader_wrong_messages() {
         assert!(why.contains("over the job's limit"), "{why}");
         // Garbage: a gRPC frame that is no protobuf message, then bytes that are no
         // HTTP/2 over an authenticated connection.
-        let e4 = claim().await;
+        let e4 = claim(Some(e3)).await;
         let got = h
             .exchange_raw(vec![Hostile::encode(&hello(0, e4)), vec![0xff; 32]])
             .await;
