@@ -322,6 +322,10 @@ async fn run_claim<J: Job>(
             return Ok((ClaimEnd::Lost("the claim is gone from etcd".into()), ran));
         }
         let Some(leader) = current_leader(ctx.control.etcd(), &keys.election()).await? else {
+            // No leader: between terms, or the job is over (its last leader has left).
+            if ctx.control.is_complete().await? {
+                return Ok((ClaimEnd::Lost("the job is complete".into()), ran));
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
@@ -490,6 +494,10 @@ async fn stream_queue<J: Job>(
                 Ok(Some(m)) => match wire::check_leader_message(m, claim.node, claim.epoch, 0) {
                     Ok(Outbound::Committed { node_done: true, .. }) => break Some(ClaimEnd::NodeDone),
                     Ok(Outbound::Committed { .. }) => {}
+                    Ok(Outbound::Fenced(reason)) if ctx.zombie => {
+                        ctx.log.say(format!("zombie: ignoring my fencing ({reason}); reconnecting"));
+                        break None;
+                    }
                     Ok(Outbound::Fenced(reason)) => break Some(ClaimEnd::Lost(format!("fenced by the leader: {reason}"))),
                     Ok(Outbound::Assign { .. }) => break Some(ClaimEnd::Lost("an unexpected second Assign".into())),
                     Err(e) => break Some(ClaimEnd::Lost(e.to_string())),
