@@ -2,14 +2,19 @@
 //! registration with the array's crossbeam-epoch collector.
 //!
 //! Both are created on a thread's first call into an array and kept in a thread-local
-//! list; a one-entry cache in front of it makes the common case (a thread working on one
-//! array) a single thread-local load. When the thread exits the list is dropped: slots
-//! return to their arrays' pools and collector handles unregister. Entries of arrays that
-//! were dropped are pruned on the next lookup miss.
+//! map keyed by the array's id; a one-entry cache in front of it makes the common case (a
+//! thread working on one array) a single thread-local load, and a miss costs one hash
+//! lookup however many arrays the thread uses. When the thread exits the map is dropped:
+//! slots return to their arrays' pools and collector handles unregister. Entries of arrays
+//! that were dropped are pruned when an insert finds the map twice as large as after the
+//! last pruning, so pruning costs `O(1)` amortised per new entry and the map holds at most
+//! about twice the arrays the thread still uses.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
+use rustc_hash::FxBuildHasher;
 
 use crate::announce::{Registry, Slot};
 use crate::sync::{thread_local, Arc, Ordering};
@@ -69,8 +74,41 @@ impl Drop for Entry {
     }
 }
 
-/// The thread's entries. Dropping it (at thread exit) empties the cache first.
-struct Entries(RefCell<Vec<Entry>>);
+/// The thread's entries by array id, and the map size below which no pruning is tried.
+/// Dropping it (at thread exit) empties the cache first.
+struct Entries(RefCell<Map>);
+
+struct Map {
+    by_id: HashMap<u64, Entry, FxBuildHasher>,
+    /// Prune entries of closed arrays when an insert would grow the map past this.
+    prune_at: usize,
+}
+
+impl Map {
+    const MIN_PRUNE_AT: usize = 8;
+
+    const fn new() -> Self {
+        Map {
+            by_id: HashMap::with_hasher(FxBuildHasher),
+            prune_at: Self::MIN_PRUNE_AT,
+        }
+    }
+
+    /// The entry for `shared`, created if the thread has none.
+    fn entry(&mut self, shared: &Arc<Shared>) -> &mut Entry {
+        if !self.by_id.contains_key(&shared.id) && self.by_id.len() >= self.prune_at {
+            // Relaxed: a pruning hint, see `Shared::close`.
+            self.by_id
+                .retain(|_, e| !e.shared.closed.load(Ordering::Relaxed));
+            self.prune_at = (self.by_id.len() * 2).max(Self::MIN_PRUNE_AT);
+        }
+        self.by_id.entry(shared.id).or_insert_with(|| Entry {
+            handle: None,
+            slot: None,
+            shared: Arc::clone(shared),
+        })
+    }
+}
 
 impl Drop for Entries {
     fn drop(&mut self) {
@@ -79,7 +117,7 @@ impl Drop for Entries {
         // the whole test binary. The model has already failed: leak the entries.
         #[cfg(loom)]
         if std::thread::panicking() {
-            std::mem::forget(std::mem::take(self.0.get_mut()));
+            std::mem::forget(std::mem::take(&mut self.0.get_mut().by_id));
             return;
         }
         let _ = CACHE.try_with(|c| c.set(Cached::NONE));
@@ -89,7 +127,8 @@ impl Drop for Entries {
 /// The last array this thread used, with raw pointers into its entry. Valid while the
 /// entry lives: entries are removed only when their array is closed (and array ids are
 /// never reused, so a stale id never matches a live array) or when `Entries` is dropped,
-/// which clears the cache first.
+/// which clears the cache first. The pointers are to the slot (in the array's registry)
+/// and to the boxed handle, neither of which moves when the map rehashes.
 #[derive(Clone, Copy)]
 struct Cached {
     id: u64,
@@ -107,14 +146,14 @@ impl Cached {
 
 #[cfg(not(loom))]
 thread_local! {
-    static ENTRIES: Entries = const { Entries(RefCell::new(Vec::new())) };
+    static ENTRIES: Entries = const { Entries(RefCell::new(Map::new())) };
     static CACHE: Cell<Cached> = const { Cell::new(Cached::NONE) };
 }
 
 // loom's macro has no `const` form; the initial values are the same.
 #[cfg(loom)]
 thread_local! {
-    static ENTRIES: Entries = Entries(RefCell::new(Vec::new()));
+    static ENTRIES: Entries = Entries(RefCell::new(Map::new()));
     static CACHE: Cell<Cached> = Cell::new(Cached::NONE);
 }
 
@@ -216,20 +255,7 @@ fn with_entry<R>(shared: &Arc<Shared>, f: impl FnOnce(&mut Entry) -> R) -> Optio
     ENTRIES
         .try_with(|entries| {
             let mut entries = entries.0.try_borrow_mut().ok()?;
-            let pos = match entries.iter().position(|e| e.shared.id == shared.id) {
-                Some(pos) => pos,
-                None => {
-                    // Relaxed: a pruning hint, see `Shared::close`.
-                    entries.retain(|e| !e.shared.closed.load(Ordering::Relaxed));
-                    entries.push(Entry {
-                        handle: None,
-                        slot: None,
-                        shared: Arc::clone(shared),
-                    });
-                    entries.len() - 1
-                }
-            };
-            let entry = &mut entries[pos];
+            let entry = entries.entry(shared);
             let out = f(entry);
             let cached = Cached {
                 id: shared.id,
