@@ -280,3 +280,54 @@ fn slot_of(shared: &Shared, idx: usize) -> &Slot {
         .get(idx)
         .expect("a slot index handed out by acquire has its chunk installed")
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::{SnapshotArray, SnapshotId};
+
+    fn entries() -> usize {
+        ENTRIES.with(|e| e.0.borrow().by_id.len())
+    }
+
+    #[test]
+    fn many_arrays_on_one_thread_each_keep_their_own_state() {
+        std::thread::spawn(|| {
+            let n = if cfg!(miri) { 20 } else { 300 };
+            let arrays: Vec<SnapshotArray> = (0..n).map(|_| SnapshotArray::new(2)).collect();
+            for round in 0..3u64 {
+                for (i, a) in arrays.iter().enumerate() {
+                    a.set_state(i % 2, round * 1000 + i as u64).unwrap();
+                    let s = a.snap();
+                    assert_eq!(a.fetch_state(i % 2, s).unwrap(), round * 1000 + i as u64);
+                }
+            }
+            assert_eq!(entries(), n, "one entry per live array");
+            for (i, a) in arrays.iter().enumerate() {
+                assert_eq!(a.current_state(i % 2).unwrap(), 2000 + i as u64);
+                assert_eq!(a.fetch_state(i % 2, SnapshotId::from(0)).unwrap(), i as u64);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn entries_of_dropped_arrays_are_pruned() {
+        std::thread::spawn(|| {
+            let keep: SnapshotArray = SnapshotArray::new(1);
+            keep.set_state(0, 1).unwrap();
+            for i in 0..if cfg!(miri) { 40 } else { 10_000u64 } {
+                let a: SnapshotArray = SnapshotArray::new(1);
+                a.set_state(0, i).unwrap();
+                assert_eq!(a.fetch_state(0, a.snap()).unwrap(), i);
+                // One live array besides the kept one: the map never holds more than
+                // about twice the live arrays (or the minimum before pruning).
+                assert!(entries() <= Map::MIN_PRUNE_AT + 1, "{} entries", entries());
+            }
+            assert_eq!(keep.current_state(0).unwrap(), 1);
+        })
+        .join()
+        .unwrap();
+    }
+}
