@@ -310,9 +310,13 @@ impl<T> Segment<T> {
     pub(crate) fn search(&self, s: u64) -> usize {
         debug_assert!(self.base <= s);
         let limit = s - self.base;
-        // Binary search over the tags for the first slot not visible at `s`. Visibility
-        // is monotone along the slots (invariant 2; unclaimed slots come last).
-        let (mut lo, mut hi) = (1, self.cap);
+        // Binary search over the claimed tags for the first slot not visible at `s`.
+        // Visibility is monotone along the slots (invariant 2; unclaimed slots come last).
+        // Every slot visible at the sealed `s` was claimed before the seal this reader
+        // saw, so the scan from the hint in `last_claimed` passes it; the bound keeps the
+        // probes off the tail's empty lines (a partly filled tail is where most reads of
+        // recent snapshots land).
+        let (mut lo, mut hi) = (1, self.last_claimed() + 1);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             // Acquire: pairs with `publish`, so the chosen slot's word is visible.
