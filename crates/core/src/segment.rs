@@ -309,25 +309,33 @@ impl<T> Segment<T> {
     #[inline]
     pub(crate) fn search(&self, s: u64) -> usize {
         debug_assert!(self.base <= s);
-        let limit = s - self.base;
-        // Binary search over the claimed tags for the first slot not visible at `s`.
-        // Visibility is monotone along the slots (invariant 2; unclaimed slots come last).
-        // Every slot visible at the sealed `s` was claimed before the seal this reader
-        // saw, so the scan from the hint in `last_claimed` passes it; the bound keeps the
-        // probes off the tail's empty lines (a partly filled tail is where most reads of
-        // recent snapshots land).
-        let (mut lo, mut hi) = (1, self.last_claimed() + 1);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
+        // A claimed tag's epoch field is `epoch - base + 1`: visible at `s` iff at most this.
+        let limit = (s - self.base).saturating_add(1);
+        // Binary search over the claimed slots for the last one visible at `s`.
+        // Visibility is monotone along the slots (invariant 2). Every slot visible at the
+        // sealed `s` was claimed before the seal this reader saw, so the scan from the
+        // hint in `last_claimed` passes it; the bound keeps the probes off the tail's
+        // empty lines (a partly filled tail is where most reads of recent snapshots
+        // land), and every slot below it is claimed (claims form a prefix and are never
+        // undone), so the test needs no `EMPTY` / `FROZEN` case.
+        let tags = &self.slots.tags()[..self.last_claimed() + 1];
+        // Slot 0 is visible (`base <= s`); the answer is in `base..base + size`. Branch-free
+        // halving, as `slice::binary_search` does: one dependent load per step.
+        let (mut base, mut size) = (0, tags.len());
+        while size > 1 {
+            let half = size / 2;
+            let mid = base + half;
             // Acquire: pairs with `publish`, so the chosen slot's word is visible.
-            let tag = self.tag(mid).load(Ordering::Acquire);
-            if is_claimed(tag) && offset_of(tag) <= limit {
-                lo = mid + 1;
+            let tag = tags[mid].load(Ordering::Acquire);
+            debug_assert!(is_claimed(tag));
+            base = if u64::from(tag >> FLAG_BITS) <= limit {
+                mid
             } else {
-                hi = mid;
-            }
+                base
+            };
+            size -= half;
         }
-        lo - 1
+        base
     }
 
     /// Releases the words of slots `range` (claimed ones) with `release`.

@@ -163,6 +163,16 @@ impl Slots {
         unsafe { &*self.block.as_ptr().cast::<AtomicU32>().add(i) }
     }
 
+    /// All `cap` tags, for loops that would otherwise reload the block pointer after
+    /// every Acquire load (a binary search).
+    #[inline]
+    pub(crate) fn tags(&self) -> &[AtomicU32] {
+        // SAFETY: the block holds `cap` zero-initialised tags from offset 0, 8-aligned, and
+        // all-zero bytes are valid `AtomicU32`s; the block lives as long as `self`. The
+        // pointer keeps the whole block's provenance (never narrowed through a reference).
+        unsafe { std::slice::from_raw_parts(self.block.as_ptr().cast::<AtomicU32>(), self.cap) }
+    }
+
     /// Word `i`.
     ///
     /// # Safety
@@ -277,6 +287,15 @@ impl Slots {
         self.live.with(|_| ());
         // SAFETY: `i < cap` (caller).
         unsafe { self.words.get_unchecked(i) }
+    }
+
+    /// All tags. The liveness probe is read once, here: the caller's accesses through the
+    /// slice follow it in the same thread with no synchronisation in between, so a free
+    /// not ordered after them is not ordered after the probe either.
+    #[inline]
+    pub(crate) fn tags(&self) -> &[AtomicU32] {
+        self.live.with(|_| ());
+        &self.tags
     }
 
     pub(crate) fn bytes(&self) -> usize {
