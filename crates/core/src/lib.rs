@@ -16,6 +16,7 @@ mod pin;
 mod progress;
 mod reader;
 mod segment;
+mod slots;
 mod sync;
 mod word;
 
