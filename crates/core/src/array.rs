@@ -1,18 +1,17 @@
 //! [`SnapshotArray`], the public face of the core: the point operations.
 //!
-//! Bulk reads live in `bulk`, `advance` in `progress`, compaction and pins in `compact`
-//! and `pin`, the builder and retention in `builder`, checkpoints in `checkpoint`.
+//! Bulk reads live in `bulk`, `advance` in `progress`, compaction in `compact`, pins in
+//! `pin`, the floor policy in `floor`, the builder in `builder` and its compactor thread in
+//! `background`, `stats` in `stats`, checkpoints in `checkpoint`.
 
 use std::fmt;
 
-use crossbeam_utils::CachePadded;
-
-use crate::builder::Background;
+use crate::background::Background;
 use crate::clock::Clock;
+use crate::floor::Floor;
 use crate::local::{self, Shared};
 use crate::node::{Node, ReadAt};
-use crate::pin::Pins;
-use crate::sync::{fence, Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{fence, Arc, Mutex, Ordering};
 use crate::word::Word;
 use crate::{Error, SnapshotId};
 
@@ -60,9 +59,8 @@ pub(crate) struct Inner<T> {
     pub(crate) initial: T,
     /// How to free what a version word owns; captured where `T`'s bounds are known.
     pub(crate) release: unsafe fn(u64),
-    /// The oldest readable snapshot: ids below it were compacted away. Only raised.
-    pub(crate) floor: CachePadded<AtomicU64>,
-    pub(crate) pins: Mutex<Pins>,
+    /// The oldest readable snapshot, and the pins that hold it back.
+    pub(crate) floor: Floor,
     /// Serialises reclamation passes.
     pub(crate) reclaiming: Mutex<()>,
     /// Keep only the last this-many snapshots readable (moves `floor` on every snap).
@@ -332,8 +330,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             shared: Shared::new(),
             initial,
             release: Word::<T>::release,
-            floor: CachePadded::new(AtomicU64::new(next_snapshot.saturating_sub(1))),
-            pins: Mutex::new(Pins::default()),
+            floor: Floor::new(next_snapshot.saturating_sub(1)),
             reclaiming: Mutex::new(()),
             retain,
         }
@@ -347,12 +344,17 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         })
     }
 
-    /// The oldest readable snapshot id.
+    /// The oldest readable snapshot id (see `floor`).
     #[inline]
     pub(crate) fn floor(&self) -> u64 {
-        // Acquire: pairs with the Release `fetch_max` in `raise_floor`, so a reader that
-        // sees a raised floor also sees the chain cuts made after it.
-        self.floor.load(Ordering::Acquire)
+        self.floor.get()
+    }
+
+    /// Raises the floor towards `target`, never past a pinned snapshot or the newest
+    /// sealed one. Returns the floor after the call.
+    #[inline]
+    pub(crate) fn raise_floor(&self, target: u64) -> u64 {
+        self.floor.raise(target, &self.clock)
     }
 
     /// Whether `snap` has been taken and not compacted away.
@@ -521,11 +523,7 @@ impl<T> fmt::Debug for SnapshotArray<T> {
         f.debug_struct("SnapshotArray")
             .field("len", &self.inner.nodes.len())
             .field("snapshots_taken", &self.inner.clock.sealed())
-            .field(
-                "oldest_readable",
-                // Relaxed: a debug view.
-                &self.inner.floor.load(Ordering::Relaxed),
-            )
+            .field("oldest_readable", &self.inner.floor.get())
             .finish_non_exhaustive()
     }
 }

@@ -1,9 +1,9 @@
 //! [`Slots`]: the memory of one segment's slots, from the allocator or straight from the
 //! kernel.
 
-use crate::sync::{AtomicU32, AtomicU64};
 #[cfg(loom)]
 use crate::sync::LoomCell;
+use crate::sync::{AtomicU32, AtomicU64};
 
 /// The slots of one segment: `cap` 32-bit tags and `cap` 64-bit words, all zero, in one
 /// block that never moves.

@@ -4,15 +4,15 @@
 //! shared access; otherwise from `std`. No operation differs between the two branches:
 //! the same orderings and the same fences are checked that ship.
 
+/// A cell loom tracks, for probes in the modelled build only (see `slots`).
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell as LoomCell;
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(loom)]
 pub(crate) use loom::thread_local;
-/// A cell loom tracks, for probes in the modelled build only (see `slots`).
-#[cfg(loom)]
-pub(crate) use loom::cell::UnsafeCell as LoomCell;
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
