@@ -421,16 +421,6 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         e
     }
 
-    /// Seals snapshot `s` if its `snap()` is in progress (it has bumped the clock past
-    /// `s` but is still waiting for writers); false if no `snap()` has handed out `s`.
-    ///
-    /// Answering "not taken" for such an id would not be linearizable: a write that
-    /// started after the clock moved lands in a later epoch and may already have
-    /// returned, and a thread that saw its write return and then heard "not taken"
-    /// would expect the snapshot, once taken, to include it. So the reader does the
-    /// rest of the snap's work itself: the same bounded wait for the writers still
-    /// inside epochs up to `s`, then the seal. It never waits for the snapping thread.
-    #[cold]
     /// Before a read of current state: if a `snap()` has closed an epoch and is still
     /// waiting for its writers, finish it here (the same bounded wait).
     ///
@@ -451,6 +441,16 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
+    /// Seals snapshot `s` if its `snap()` is in progress (it has bumped the clock past
+    /// `s` but is still waiting for writers); false if no `snap()` has handed out `s`.
+    ///
+    /// Answering "not taken" for such an id would not be linearizable: a write that
+    /// started after the clock moved lands in a later epoch and may already have
+    /// returned, and a thread that saw its write return and then heard "not taken"
+    /// would expect the snapshot, once taken, to include it. So the reader does the
+    /// rest of the snap's work itself: the same bounded wait for the writers still
+    /// inside epochs up to `s`, then the seal. It never waits for the snapping thread.
+    #[cold]
     fn finish_sealing(&self, s: u64) -> bool {
         if self.clock.open() <= s {
             return false;
