@@ -299,8 +299,8 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     #[inline]
     pub fn snapshots_taken(&self) -> u64 {
         // Counting only sealed snapshots would not be linearizable, for the reason given
-        // at `Inner::finish_sealing`.
-        self.inner.clock.open()
+        // at `Inner::finish_sealing`; `Clock::taken` is the one definition.
+        self.inner.clock.taken()
     }
 
     /// The oldest snapshot that can still be read; ids below it were compacted away.
@@ -357,20 +357,28 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.floor.raise(target, &self.clock)
     }
 
-    /// Whether `snap` has been taken and not compacted away.
+    /// Whether `snap()` has handed out `snap` (an id below `Clock::taken`); on `Ok` it
+    /// is sealed.
     ///
     /// An id whose `snap()` has bumped the clock but not yet sealed it is finished here
     /// rather than reported as not taken (see `finish_sealing`).
     #[inline]
-    pub(crate) fn check_readable(&self, snap: SnapshotId) -> Result<(), Error> {
+    pub(crate) fn check_taken(&self, snap: SnapshotId) -> Result<(), Error> {
         let s = snap.get();
-        let taken = self.clock.sealed();
-        if s >= taken && !self.finish_sealing(s) {
+        if s >= self.clock.sealed() && !self.finish_sealing(s) {
             return Err(Error::SnapshotNotTaken {
                 id: snap,
-                taken: self.clock.open(),
+                taken: self.clock.taken(),
             });
         }
+        Ok(())
+    }
+
+    /// Whether `snap` has been taken (see `check_taken`) and not compacted away.
+    #[inline]
+    pub(crate) fn check_readable(&self, snap: SnapshotId) -> Result<(), Error> {
+        self.check_taken(snap)?;
+        let s = snap.get();
         let oldest = self.floor();
         if s < oldest {
             return Err(Error::Compacted {
@@ -452,7 +460,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// inside epochs up to `s`, then the seal. It never waits for the snapping thread.
     #[cold]
     fn finish_sealing(&self, s: u64) -> bool {
-        if self.clock.open() <= s {
+        if self.clock.taken() <= s {
             return false;
         }
         // SeqCst: as in `take_snapshot`. The clock value read above was written by the
@@ -522,7 +530,7 @@ impl<T> fmt::Debug for SnapshotArray<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SnapshotArray")
             .field("len", &self.inner.nodes.len())
-            .field("snapshots_taken", &self.inner.clock.sealed())
+            .field("snapshots_taken", &self.inner.clock.taken())
             .field("oldest_readable", &self.inner.floor.get())
             .finish_non_exhaustive()
     }

@@ -76,6 +76,8 @@ impl Floor {
     /// sealed one of `clock`. Returns the floor after the call.
     pub(crate) fn raise(&self, target: u64, clock: &Clock) -> u64 {
         let pins = self.pins.lock();
+        // Sealed, not taken (`Clock::taken`): the floor stays on a complete snapshot.
+        // `compact` seals its target first, and retention raises after `snap()` sealed.
         let newest = clock.sealed().saturating_sub(1);
         let target = target.min(newest).min(pins.lowest().unwrap_or(u64::MAX));
         // Release: pairs with the Acquire in `get()`, so readers that see the new floor

@@ -13,7 +13,8 @@ pub struct Stats {
     pub bytes: u64,
     /// The oldest snapshot that can still be read.
     pub oldest_readable: SnapshotId,
-    /// How many snapshots have been taken.
+    /// How many snapshots have been taken, as
+    /// [`SnapshotArray::snapshots_taken`] counts them.
     pub snapshots_taken: u64,
     /// Live [`SnapshotPin`](crate::SnapshotPin)s.
     pub live_pins: usize,
@@ -50,7 +51,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
             versions,
             bytes,
             oldest_readable: SnapshotId::from(inner.floor()),
-            snapshots_taken: inner.clock.sealed(),
+            snapshots_taken: inner.clock.taken(),
             live_pins: inner.floor.pins().live(),
         }
     }
