@@ -110,19 +110,42 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
 impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// One reclamation pass at the current floor (see the module docs).
     pub(crate) fn reclaim(&self) {
-        self.reclaim_with(true);
+        let _serial = self.reclaiming.lock();
+        let Some((garbage, guard)) = self.unlink() else {
+            return;
+        };
+        // SeqCst: the compactor half of the Dekker pair with writers' announcement fences
+        // (`Registry::wait_for_in_flight`): orders the unlinking above before the scan of
+        // the announcements.
+        fence(Ordering::SeqCst);
+        self.shared.registry.wait_for_in_flight();
+        // SAFETY: `unlink` cut the memory off every node, and the barrier above waited
+        // for every writer that could have loaded a pointer to it.
+        unsafe { retire(garbage, &guard) };
     }
 
     /// A reclamation pass that skips the writer barrier: the bug the white-box model
-    /// `compaction_without_barrier_is_caught` must catch.
+    /// `compaction_without_barrier_is_caught` must catch. A copy of `reclaim` without
+    /// its barrier, compiled only into the loom test build, so no test hook sits on the
+    /// path that ships.
     #[cfg(all(test, loom))]
     pub(crate) fn reclaim_without_barrier(&self) {
-        self.reclaim_with(false);
+        let _serial = self.reclaiming.lock();
+        let Some((garbage, guard)) = self.unlink() else {
+            return;
+        };
+        // SeqCst: as in `reclaim`, so the barrier is the only difference.
+        fence(Ordering::SeqCst);
+        // SAFETY: deliberately not upheld (no barrier): a writer may still hold a pointer
+        // into the memory. Loom reports its access through the slots' liveness probe
+        // (`slots::Slots`) before any real use after free; that is what the model checks.
+        unsafe { retire(garbage, &guard) };
     }
 
-    #[inline]
-    fn reclaim_with(&self, barrier: bool) {
-        let _serial = self.reclaiming.lock();
+    /// Unlinks from every node what no snapshot at or above the floor can see, under a
+    /// guard it returns with it; `None` if there is nothing to unlink. The caller holds
+    /// `reclaiming`.
+    fn unlink(&self) -> Option<(Garbage<T>, Guard)> {
         let floor = self.floor();
         let sealed = self.clock.sealed();
         let guard = local::pin(&self.shared);
@@ -131,25 +154,29 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             compact_node(node, floor, sealed, &guard, &mut items);
         }
         if items.is_empty() {
-            return;
-        }
-        // SeqCst: the compactor half of the Dekker pair with writers' announcement fences
-        // (`Registry::wait_for_in_flight`): orders the unlinking above before the scan of
-        // the announcements.
-        fence(Ordering::SeqCst);
-        if barrier {
-            self.shared.registry.wait_for_in_flight();
+            return None;
         }
         let garbage = Garbage {
             items,
             release: self.release,
         };
-        // SAFETY: the memory is unlinked from every node, and every writer that could
-        // have loaded a pointer to it has finished; the collector runs this only after
-        // every reader pinned before now has unpinned.
-        guard.defer(move || unsafe { garbage.free() });
-        guard.flush();
+        Some((garbage, guard))
     }
+}
+
+/// Hands unlinked memory to the collector and flushes, so it is freed once every reader
+/// pinned before now has unpinned.
+///
+/// # Safety
+///
+/// No node links the memory any more, and every writer that could have loaded a pointer
+/// to it has finished.
+unsafe fn retire<T: Send + 'static>(garbage: Garbage<T>, guard: &Guard) {
+    // SAFETY: the memory is unlinked from every node, and every writer that could have
+    // loaded a pointer to it has finished (caller); the collector runs this only after
+    // every reader pinned before now has unpinned.
+    guard.defer(move || unsafe { garbage.free() });
+    guard.flush();
 }
 
 /// Unlinks what node `node` no longer needs at `floor` into `out`.
