@@ -4,7 +4,10 @@
 //! `pin`, the floor policy in `floor`, the builder in `builder` and its compactor thread in
 //! `background`, `stats` in `stats`, checkpoints in `checkpoint`.
 
+use std::borrow::Borrow;
 use std::fmt;
+
+use crossbeam_epoch::Guard;
 
 use crate::background::Background;
 use crate::clock::Clock;
@@ -245,10 +248,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// ```
     pub fn fetch_state(&self, idx: usize, snap: SnapshotId) -> Result<T, Error> {
         let inner = &*self.inner;
-        let node = inner.node(idx)?;
-        inner.check_readable(snap)?;
-        let guard = local::pin(&inner.shared);
-        inner.value_at(node, snap, &guard)
+        inner.fetch_state(idx, snap, || local::pin(&inner.shared))
     }
 
     /// Node `idx`'s current state: the value of the last `set_state` to it that
@@ -274,15 +274,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// ```
     pub fn current_state(&self, idx: usize) -> Result<T, Error> {
         let inner = &*self.inner;
-        let node = inner.node(idx)?;
-        inner.settle_closed_epochs();
-        let guard = local::pin(&inner.shared);
-        Ok(match node.read_current(&guard) {
-            // SAFETY: the word was encoded by a writer of this array, and it was loaded
-            // under `guard`, which keeps a replaced box alive until after we unpin.
-            Some(word) => unsafe { Word::<T>::clone_out(word) },
-            None => inner.initial.clone(),
-        })
+        inner.current_state(idx, || local::pin(&inner.shared))
     }
 
     /// The number of snapshots taken so far: ids `0..taken` have been handed out by
@@ -389,13 +381,48 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         Ok(())
     }
 
+    /// The read path of [`SnapshotArray::fetch_state`] and [`Reader`](crate::Reader):
+    /// checks, then reads under the guard `pin` gives (a fresh pin or a reader's own),
+    /// taken only once the checks have passed.
+    #[inline]
+    pub(crate) fn fetch_state<G: Borrow<Guard>>(
+        &self,
+        idx: usize,
+        snap: SnapshotId,
+        pin: impl FnOnce() -> G,
+    ) -> Result<T, Error> {
+        let node = self.node(idx)?;
+        self.check_readable(snap)?;
+        let guard = pin();
+        self.value_at(node, snap, guard.borrow())
+    }
+
+    /// The read path of [`SnapshotArray::current_state`] and [`Reader`](crate::Reader),
+    /// with the guard as in `fetch_state`.
+    #[inline]
+    pub(crate) fn current_state<G: Borrow<Guard>>(
+        &self,
+        idx: usize,
+        pin: impl FnOnce() -> G,
+    ) -> Result<T, Error> {
+        let node = self.node(idx)?;
+        self.settle_closed_epochs();
+        let guard = pin();
+        Ok(match node.read_current(guard.borrow()) {
+            // SAFETY: the word was encoded by a writer of this array, and it was loaded
+            // under `guard`, which keeps a replaced box alive until after it is unpinned.
+            Some(word) => unsafe { Word::<T>::clone_out(word) },
+            None => self.initial.clone(),
+        })
+    }
+
     /// Node `node`'s value at the readable snapshot `snap`.
     #[inline]
     pub(crate) fn value_at(
         &self,
         node: &Node<T>,
         snap: SnapshotId,
-        guard: &crossbeam_epoch::Guard,
+        guard: &Guard,
     ) -> Result<T, Error> {
         match node.read_at(snap.get(), guard) {
             // SAFETY: the word was encoded by a writer of this array, and it was loaded
