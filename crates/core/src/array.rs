@@ -564,6 +564,6 @@ impl<T> fmt::Debug for SnapshotArray<T> {
 }
 
 // White-box loom models, a child module so they reach the array's internals.
-#[cfg(all(test, loom))]
+#[cfg(all(test, snapstate_loom))]
 #[path = "loom_tests.rs"]
 mod loom_tests;

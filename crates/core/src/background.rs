@@ -6,17 +6,17 @@ use std::fmt;
 use std::time::Duration;
 
 /// The background compactor's handle, owned by the array.
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 pub(crate) struct Background {
     signal: std::sync::Arc<Signal>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Loom models never build a background thread; this stands in for it.
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 pub(crate) struct Background;
 
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 #[derive(Default)]
 struct Signal {
     // Not modelled by loom on purpose: the compactor thread exists only outside loom.
@@ -24,7 +24,7 @@ struct Signal {
     stop: std::sync::atomic::AtomicBool,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 impl Background {
     /// Starts a thread that runs `pass` once per nudge, at most once per `interval`;
     /// `None` if no thread can be spawned.
@@ -95,7 +95,7 @@ impl Background {
     }
 }
 
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 impl Background {
     pub(crate) fn start(_: Duration, _: impl Fn() + Send + 'static) -> Option<Background> {
         None

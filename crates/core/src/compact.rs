@@ -128,7 +128,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// `compaction_without_barrier_is_caught` must catch. A copy of `reclaim` without
     /// its barrier, compiled only into the loom test build, so no test hook sits on the
     /// path that ships.
-    #[cfg(all(test, loom))]
+    #[cfg(all(test, snapstate_loom))]
     pub(crate) fn reclaim_without_barrier(&self) {
         let _serial = self.reclaiming.lock();
         let Some((garbage, guard)) = self.unlink() else {
@@ -247,7 +247,7 @@ fn compact_node<T: Clone + Send + Sync + 'static>(
     out.push(Retired::Prefix(seg_ptr, j));
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(snapstate_loom)))]
 mod tests {
     use crate::{Error, SnapshotArray, SnapshotId};
 

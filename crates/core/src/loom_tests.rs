@@ -3,10 +3,10 @@
 //! workspace's `loom-tests` crate.
 //!
 //! Declared from `array.rs` (a child module, so it reaches the array's private fields)
-//! and compiled only under `cfg(all(test, loom))`:
+//! and compiled only under `cfg(all(test, snapstate_loom))`:
 //!
 //! ```sh
-//! RUSTFLAGS="--cfg loom --cfg crossbeam_loom" CARGO_TARGET_DIR=target/loom \
+//! RUSTFLAGS="--cfg snapstate_loom --cfg crossbeam_loom" CARGO_TARGET_DIR=target/loom \
 //!   cargo test -p snapstate --lib --release --features loom -- --nocapture
 //! ```
 //!

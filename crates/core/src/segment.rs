@@ -348,7 +348,7 @@ impl<T> Segment<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(snapstate_loom)))]
 mod tests {
     use super::*;
 

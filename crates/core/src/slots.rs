@@ -1,7 +1,7 @@
 //! [`Slots`]: the memory of one segment's slots, from the allocator or straight from the
 //! kernel.
 
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 use crate::sync::LoomCell;
 use crate::sync::{AtomicU32, AtomicU64};
 
@@ -19,22 +19,22 @@ use crate::sync::{AtomicU32, AtomicU64};
 /// compaction's barrier missed, a reader that was not pinned) fails the model with
 /// "Causality violation". loom does not notice an access to a dropped atomic by itself.
 pub(crate) struct Slots {
-    #[cfg(not(loom))]
+    #[cfg(not(snapstate_loom))]
     block: std::ptr::NonNull<u8>,
-    #[cfg(not(loom))]
+    #[cfg(not(snapstate_loom))]
     cap: usize,
-    #[cfg(loom)]
+    #[cfg(snapstate_loom)]
     tags: Box<[AtomicU32]>,
-    #[cfg(loom)]
+    #[cfg(snapstate_loom)]
     words: Box<[AtomicU64]>,
-    #[cfg(loom)]
+    #[cfg(snapstate_loom)]
     live: LoomCell<()>,
 }
 
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 const MAP_FROM: usize = 64 << 10;
 
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 impl Slots {
     /// Where the words start: after the tags, on a cache line of their own.
     fn words_at(cap: usize) -> usize {
@@ -114,7 +114,7 @@ impl Slots {
 }
 
 /// `size` bytes of fresh anonymous memory: zero, and resident only once touched.
-#[cfg(all(not(loom), unix, not(miri)))]
+#[cfg(all(not(snapstate_loom), unix, not(miri)))]
 fn map_zeroed(size: usize) -> std::ptr::NonNull<u8> {
     // SAFETY: an anonymous private mapping with no address hint; the result is checked.
     let raw = unsafe {
@@ -135,12 +135,12 @@ fn map_zeroed(size: usize) -> std::ptr::NonNull<u8> {
     std::ptr::NonNull::new(raw.cast()).expect("mmap never returns null on success")
 }
 
-#[cfg(all(not(loom), not(all(unix, not(miri)))))]
+#[cfg(all(not(snapstate_loom), not(all(unix, not(miri)))))]
 fn map_zeroed(_: usize) -> std::ptr::NonNull<u8> {
     unreachable!("`Slots::mapped` is false without Unix")
 }
 
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 impl Drop for Slots {
     fn drop(&mut self) {
         if Self::mapped(self.cap) {
@@ -159,13 +159,13 @@ impl Drop for Slots {
 
 // SAFETY: `Slots` owns its block like a `Box<[u8]>` would, and hands out only shared
 // references to atomics, which are `Send + Sync`.
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 unsafe impl Send for Slots {}
 // SAFETY: as above.
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 unsafe impl Sync for Slots {}
 
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 impl Slots {
     pub(crate) fn new(cap: usize) -> Self {
         Slots {
@@ -204,7 +204,7 @@ impl Slots {
     }
 }
 
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 impl Drop for Slots {
     fn drop(&mut self) {
         // The free, as the probe sees it: a write that every earlier access must

@@ -1,24 +1,25 @@
 //! The one place the core gets its atomics, fences, thread-locals and locks from.
 //!
-//! Under `--cfg loom` everything comes from [`loom`], so the model checker sees every
-//! shared access; otherwise from `std`. No operation differs between the two branches:
-//! the same orderings and the same fences are checked that ship.
+//! Under `--cfg snapstate_loom` (the crate's own name, so that no dependency's
+//! `cfg(loom)` switches with it) everything comes from [`loom`], so the model checker sees
+//! every shared access; otherwise from `std`. No operation differs between the two
+//! branches: the same orderings and the same fences are checked that ship.
 
 /// A cell loom tracks, for probes in the modelled build only (see `slots`).
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 pub(crate) use loom::cell::UnsafeCell as LoomCell;
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 pub(crate) use loom::sync::Arc;
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 pub(crate) use loom::thread_local;
 
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 pub(crate) use std::sync::Arc;
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 pub(crate) use std::thread_local;
 
 pub(crate) use std::sync::atomic::Ordering;
@@ -27,28 +28,28 @@ pub(crate) use std::sync::atomic::Ordering;
 /// `snap` without retention, or the reads): `parking_lot` on std, loom's under loom.
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T> {
-    #[cfg(not(loom))]
+    #[cfg(not(snapstate_loom))]
     inner: parking_lot::Mutex<T>,
-    #[cfg(loom)]
+    #[cfg(snapstate_loom)]
     inner: loom::sync::Mutex<T>,
 }
 
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
         Mutex {
-            #[cfg(not(loom))]
+            #[cfg(not(snapstate_loom))]
             inner: parking_lot::Mutex::new(value),
-            #[cfg(loom)]
+            #[cfg(snapstate_loom)]
             inner: loom::sync::Mutex::new(value),
         }
     }
 
-    #[cfg(not(loom))]
+    #[cfg(not(snapstate_loom))]
     pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
         self.inner.lock()
     }
 
-    #[cfg(loom)]
+    #[cfg(snapstate_loom)]
     pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
         // A panic while holding one of these locks leaves only plain data behind
         // (a pin count map, a unit), so a poisoned lock is still consistent.
@@ -62,7 +63,7 @@ impl<T> Mutex<T> {
 /// spinning forever; on real threads it spins briefly, then yields the core.
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
-    #[cfg(not(loom))]
+    #[cfg(not(snapstate_loom))]
     step: u32,
 }
 
@@ -72,9 +73,9 @@ impl Backoff {
     }
 
     pub(crate) fn snooze(&mut self) {
-        #[cfg(loom)]
+        #[cfg(snapstate_loom)]
         loom::thread::yield_now();
-        #[cfg(not(loom))]
+        #[cfg(not(snapstate_loom))]
         {
             if self.step < 6 {
                 for _ in 0..(1u32 << self.step) {
