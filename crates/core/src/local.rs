@@ -115,7 +115,7 @@ impl Drop for Entries {
         // Under loom, a model that failed drops its threads' locals while unwinding,
         // outside the execution, where touching any loom object panics again and aborts
         // the whole test binary. The model has already failed: leak the entries.
-        #[cfg(loom)]
+        #[cfg(snapstate_loom)]
         if std::thread::panicking() {
             std::mem::forget(std::mem::take(&mut self.0.get_mut().by_id));
             return;
@@ -144,14 +144,14 @@ impl Cached {
     };
 }
 
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 thread_local! {
     static ENTRIES: Entries = const { Entries(RefCell::new(Map::new())) };
     static CACHE: Cell<Cached> = const { Cell::new(Cached::NONE) };
 }
 
 // loom's macro has no `const` form; the initial values are the same.
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 thread_local! {
     static ENTRIES: Entries = Entries(RefCell::new(Map::new()));
     static CACHE: Cell<Cached> = Cell::new(Cached::NONE);

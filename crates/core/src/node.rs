@@ -533,7 +533,7 @@ pub(crate) unsafe fn free_chain<T>(mut seg_ptr: *mut Segment<T>, release: unsafe
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(snapstate_loom)))]
 mod tests {
     use super::*;
 

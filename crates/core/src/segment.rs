@@ -40,7 +40,8 @@
 
 use std::marker::PhantomData;
 
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, Slots};
+use crate::slots::Slots;
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 pub(crate) const EMPTY: u32 = 0;
 /// Closes an unclaimed slot (and so the segment) to writers. Not ready, and its epoch
@@ -359,7 +360,7 @@ impl<T> Segment<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(snapstate_loom)))]
 mod tests {
     use super::*;
 
