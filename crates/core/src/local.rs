@@ -281,7 +281,7 @@ fn slot_of(shared: &Shared, idx: usize) -> &Slot {
         .expect("a slot index handed out by acquire has its chunk installed")
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(snapstate_loom)))]
 mod tests {
     use super::*;
     use crate::{SnapshotArray, SnapshotId};
