@@ -24,7 +24,7 @@ use crossbeam_epoch::Guard;
 use crate::array::Inner;
 use crate::local;
 use crate::node::{free_chain, Node};
-use crate::segment::{is_ready, Segment};
+use crate::segment::{is_ready, Owned, Segment};
 use crate::sync::{fence, Ordering};
 use crate::{Error, SnapshotArray, SnapshotId};
 
@@ -59,7 +59,7 @@ impl<T> Garbage<T> {
                 Retired::Chain(head) => unsafe { free_chain(head, self.release) },
                 Retired::Prefix(seg, j) => {
                     // SAFETY: forwarded; the segment was unlinked and its `prev` cut.
-                    let seg = unsafe { Box::from_raw(seg) };
+                    let seg = unsafe { Owned::from_raw(seg) };
                     // SAFETY: words `..j` are dead and owned here; `j..` were copied.
                     unsafe { seg.release_words(0..j, self.release) };
                 }
@@ -226,7 +226,7 @@ fn compact_node<T: Clone + Send + Sync + 'static>(
         // segment stays frozen, so its next append moves to a fresh, right-sized one.
         return;
     }
-    let copy = Box::into_raw(Segment::copy_of(seg, j, last));
+    let copy = Segment::copy_of(seg, j, last).into_raw();
     if succ.is_null() && !node.replace_tail(seg_ptr, copy) {
         // A writer appended a segment after ours (it found ours frozen) in the meantime.
         let mut p = node.tail();

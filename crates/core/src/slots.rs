@@ -5,14 +5,20 @@
 use crate::sync::LoomCell;
 use crate::sync::{AtomicU32, AtomicU64};
 
-/// The slots of one segment: `cap` 32-bit tags and `cap` 64-bit words, all zero, in one
-/// block that never moves.
+/// The slots of one segment: `cap` 32-bit tags and `cap` 64-bit words, all zero, that
+/// never move.
 ///
-/// On std the block is one allocation: tags first, then words on their own cache lines.
-/// Blocks up to 4 KiB are cache-line aligned, so no two nodes' slots share a line
-/// (writers of distinct nodes never contend). Blocks from 64 KiB are mapped straight
-/// from the kernel on Unix (`mmap`), so pages the log never reaches are never touched
-/// and never become resident; the allocator's `calloc` would zero many of them eagerly.
+/// On std they live in one block with the segment's header in front of them (`alloc`
+/// takes the header's size), so a segment is one allocation and reading a segment's
+/// header brings its first tags with it: `head` bytes, then the tags, then the words.
+/// Blocks from 256 B to 4 KiB are cache-line aligned, so no two nodes' segments share a
+/// line (writers of distinct nodes never contend); smaller ones (a node's first four
+/// versions) take the allocator's own alignment, which keeps a node written once at one
+/// small allocation. Blocks from 64 KiB are mapped straight from the kernel on Unix
+/// (`mmap`), so pages the log never reaches are never touched and never become resident;
+/// the allocator's `calloc` would zero many of them eagerly. The block is freed by its
+/// owner (`Slots::free`), which knows the header it holds.
+///
 /// Under loom the atomics are constructed one by one, beside a liveness probe: a loom
 /// cell that every tag or word access reads and the drop writes, so a thread that
 /// touches a segment's slots without a happens-before edge to its free (a writer that
@@ -20,7 +26,9 @@ use crate::sync::{AtomicU32, AtomicU64};
 /// "Causality violation". loom does not notice an access to a dropped atomic by itself.
 pub(crate) struct Slots {
     #[cfg(not(snapstate_loom))]
-    block: std::ptr::NonNull<u8>,
+    tags: std::ptr::NonNull<AtomicU32>,
+    #[cfg(not(snapstate_loom))]
+    words: std::ptr::NonNull<AtomicU64>,
     #[cfg(not(snapstate_loom))]
     cap: usize,
     #[cfg(snapstate_loom)]
@@ -36,37 +44,84 @@ const MAP_FROM: usize = 64 << 10;
 
 #[cfg(not(snapstate_loom))]
 impl Slots {
-    /// Where the words start: after the tags, on a cache line of their own.
-    fn words_at(cap: usize) -> usize {
-        (cap * 4).next_multiple_of(64)
+    /// Where the tags start: after a header of `head` bytes.
+    fn tags_at(head: usize) -> usize {
+        head.next_multiple_of(8)
     }
 
-    fn size(cap: usize) -> usize {
-        Self::words_at(cap) + cap * 8
+    /// Where the words start: after the tags, 8-aligned.
+    fn words_at(head: usize, cap: usize) -> usize {
+        (Self::tags_at(head) + cap * 4).next_multiple_of(8)
     }
 
-    fn layout(cap: usize) -> std::alloc::Layout {
-        let size = Self::size(cap);
-        let align = if size <= 4096 { 64 } else { 8 };
+    fn size(head: usize, cap: usize) -> usize {
+        Self::words_at(head, cap) + cap * 8
+    }
+
+    fn layout(size: usize) -> std::alloc::Layout {
+        let align = if (256..=4096).contains(&size) { 64 } else { 16 };
         std::alloc::Layout::from_size_align(size.next_multiple_of(align), align)
             .expect("segment layout")
     }
 
-    fn mapped(cap: usize) -> bool {
-        cfg!(all(unix, not(miri))) && Self::size(cap) >= MAP_FROM
+    fn mapped(size: usize) -> bool {
+        cfg!(all(unix, not(miri))) && size >= MAP_FROM
     }
 
-    pub(crate) fn new(cap: usize) -> Self {
-        assert!(cap > 0 && cap <= usize::MAX / 16, "segment capacity");
-        let block = if Self::mapped(cap) {
-            map_zeroed(Self::size(cap))
+    /// A zeroed block with room for a header of `head` bytes (at most 8-aligned) at its
+    /// start, followed by `cap` slots; returns the block and the slots in it. The caller
+    /// frees it with [`Slots::free`]`(block, head, cap)`.
+    pub(crate) fn alloc(head: usize, cap: usize) -> (std::ptr::NonNull<u8>, Slots) {
+        assert!(cap > 0 && cap <= usize::MAX / 32, "segment capacity");
+        let size = Self::size(head, cap);
+        let block = if Self::mapped(size) {
+            map_zeroed(size)
         } else {
-            let layout = Self::layout(cap);
+            let layout = Self::layout(size);
             // SAFETY: the layout has a non-zero size (`cap > 0`).
             let raw = unsafe { std::alloc::alloc_zeroed(layout) };
             std::ptr::NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
         };
-        Slots { block, cap }
+        // SAFETY: both offsets are inside the block of `size` bytes (`size` counts them
+        // and the slots after them), and keep the block's provenance.
+        let (tags, words) = unsafe {
+            (
+                block.add(Self::tags_at(head)).cast::<AtomicU32>(),
+                block.add(Self::words_at(head, cap)).cast::<AtomicU64>(),
+            )
+        };
+        (block, Slots { tags, words, cap })
+    }
+
+    /// Frees a block made by [`Slots::alloc`].
+    ///
+    /// # Safety
+    ///
+    /// `block` came from `alloc(head, cap)` with these `head` and `cap`, is not freed yet,
+    /// and nothing refers to it any more (its header and slots included).
+    pub(crate) unsafe fn free(block: std::ptr::NonNull<u8>, head: usize, cap: usize) {
+        let size = Self::size(head, cap);
+        if Self::mapped(size) {
+            #[cfg(all(unix, not(miri)))]
+            // SAFETY: mapped by `map_zeroed` with this size (caller); a failed unmap only
+            // leaks the range.
+            unsafe {
+                libc::munmap(block.as_ptr().cast(), size);
+            }
+        } else {
+            // SAFETY: allocated in `alloc` with this layout (caller); atomics need no drop.
+            unsafe { std::alloc::dealloc(block.as_ptr(), Self::layout(size)) };
+        }
+    }
+
+    /// Bytes reserved for a block of `cap` slots behind a header of `head` bytes.
+    pub(crate) fn bytes(head: usize, cap: usize) -> usize {
+        let size = Self::size(head, cap);
+        if Self::mapped(size) {
+            size.next_multiple_of(4096)
+        } else {
+            Self::layout(size).size()
+        }
     }
 
     /// Tag `i`.
@@ -77,20 +132,20 @@ impl Slots {
     #[inline]
     pub(crate) unsafe fn tag(&self, i: usize) -> &AtomicU32 {
         debug_assert!(i < self.cap);
-        // SAFETY: the block holds `cap` tags from offset 0 (aligned: the block is at
-        // least 8-aligned), zero-initialised, and all-zero bytes are a valid `AtomicU32`
-        // (same representation as `u32`); `i < cap` (caller).
-        unsafe { &*self.block.as_ptr().cast::<AtomicU32>().add(i) }
+        // SAFETY: `tags` points at `cap` zero-initialised, 4-aligned tags inside the live
+        // block (see `alloc`), and all-zero bytes are a valid `AtomicU32` (same
+        // representation as `u32`); `i < cap` (caller).
+        unsafe { self.tags.add(i).as_ref() }
     }
 
-    /// All `cap` tags, for loops that would otherwise reload the block pointer after
-    /// every Acquire load (a binary search).
+    /// All `cap` tags, for loops that would otherwise reload the pointer after every
+    /// Acquire load (a binary search).
     #[inline]
     pub(crate) fn tags(&self) -> &[AtomicU32] {
-        // SAFETY: the block holds `cap` zero-initialised tags from offset 0, 8-aligned, and
-        // all-zero bytes are valid `AtomicU32`s; the block lives as long as `self`. The
-        // pointer keeps the whole block's provenance (never narrowed through a reference).
-        unsafe { std::slice::from_raw_parts(self.block.as_ptr().cast::<AtomicU32>(), self.cap) }
+        // SAFETY: as in `tag`, for all `cap` of them; the block lives as long as `self`
+        // is reachable (its owner frees both together), and the pointer keeps the
+        // block's provenance.
+        unsafe { std::slice::from_raw_parts(self.tags.as_ptr(), self.cap) }
     }
 
     /// Word `i`.
@@ -101,25 +156,9 @@ impl Slots {
     #[inline]
     pub(crate) unsafe fn word(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i < self.cap);
-        // SAFETY: the block holds `cap` words from `words_at(cap)`, a multiple of 64, so
-        // 8-aligned; zero bytes are a valid `AtomicU64`; `i < cap` (caller).
-        unsafe {
-            &*self
-                .block
-                .as_ptr()
-                .add(Self::words_at(self.cap))
-                .cast::<AtomicU64>()
-                .add(i)
-        }
-    }
-
-    /// Bytes reserved for the block.
-    pub(crate) fn bytes(&self) -> usize {
-        if Self::mapped(self.cap) {
-            Self::size(self.cap).next_multiple_of(4096)
-        } else {
-            Self::layout(self.cap).size()
-        }
+        // SAFETY: `words` points at `cap` zero-initialised, 8-aligned words inside the
+        // live block (see `alloc`); zero bytes are a valid `AtomicU64`; `i < cap`.
+        unsafe { self.words.add(i).as_ref() }
     }
 }
 
@@ -150,25 +189,8 @@ fn map_zeroed(_: usize) -> std::ptr::NonNull<u8> {
     unreachable!("`Slots::mapped` is false without Unix")
 }
 
-#[cfg(not(snapstate_loom))]
-impl Drop for Slots {
-    fn drop(&mut self) {
-        if Self::mapped(self.cap) {
-            #[cfg(all(unix, not(miri)))]
-            // SAFETY: mapped by `map_zeroed` with this size; nothing refers to it now
-            // (`&mut self`). A failed unmap only leaks the range.
-            unsafe {
-                libc::munmap(self.block.as_ptr().cast(), Self::size(self.cap));
-            }
-        } else {
-            // SAFETY: allocated in `new` with this layout; atomics need no drop.
-            unsafe { std::alloc::dealloc(self.block.as_ptr(), Self::layout(self.cap)) };
-        }
-    }
-}
-
-// SAFETY: `Slots` owns its block like a `Box<[u8]>` would, and hands out only shared
-// references to atomics, which are `Send + Sync`.
+// SAFETY: `Slots` points into a block its segment owns like a `Box<[u8]>` would, and
+// hands out only shared references to atomics, which are `Send + Sync`.
 #[cfg(not(snapstate_loom))]
 unsafe impl Send for Slots {}
 // SAFETY: as above.
