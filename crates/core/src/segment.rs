@@ -102,7 +102,8 @@ pub(crate) struct Segment<T> {
     /// The epoch of slot 0; tags hold epochs relative to it.
     base: u64,
     /// A claimed index at or before the last claimed one (a hint: readers and writers
-    /// scan forward from it to the first unclaimed tag).
+    /// scan forward from it to the first unclaimed tag). Release/Acquire, so whoever
+    /// reads it also sees that slot's claim.
     hint: AtomicUsize,
     /// The segment before this one, or null for the oldest.
     prev: AtomicPtr<Segment<T>>,
@@ -322,9 +323,14 @@ impl<T> Segment<T> {
     /// A claimed index at or before the last claimed one.
     #[inline]
     pub(crate) fn hint(&self) -> usize {
-        // Relaxed: a hint only; every use re-reads the tags it relies on. It is stored
-        // only after the claim of that index, and never beyond `cap - 1`.
-        self.hint.load(Ordering::Relaxed)
+        // Acquire: pairs with the Release in `set_hint`, so the claim of the slot it names
+        // (and, through the claimers' own Acquire tag loads, of every slot before it) is
+        // visible: `last_claimed` and the fast write path read the tag at the hint and
+        // rely on it being claimed. (It was Relaxed once: Miri's weak-memory emulation
+        // then let a thread see the hint before the claim, read an EMPTY tag there and
+        // trip `offset_of`'s assertion in `write_slow`.) A plain load on x86. It is
+        // stored only after the claim of that index, and never beyond `cap - 1`.
+        self.hint.load(Ordering::Acquire)
     }
 
     /// Whether no slot after the claimed slot `i` has been claimed.
@@ -347,8 +353,10 @@ impl<T> Segment<T> {
     /// Records that slot `i` is claimed.
     #[inline]
     pub(crate) fn set_hint(&self, i: usize) {
-        // Relaxed: a hint; racing stores may move it back, which only lengthens a scan.
-        self.hint.store(i, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `hint`, publishing the claim of slot `i`
+        // (made before this store) with the index. Racing stores may move it back, which
+        // only lengthens a scan. A plain store on x86.
+        self.hint.store(i, Ordering::Release);
     }
 
     /// Tries to claim the empty slot `i` with the pending tag `tag` (from
@@ -407,10 +415,10 @@ impl<T> Segment<T> {
         // sealed `s` was claimed and published before the seal this reader saw, so its
         // tag reads as claimed here, and the scan from the hint in `last_claimed` passes
         // it; the bound keeps the probes off the tail's empty lines (a partly filled tail
-        // is where most reads of recent snapshots land). A slot past those may still read
-        // as `EMPTY` below the bound: the hint is Relaxed, so it can name a claim this
-        // thread has not seen (Miri's weak-memory emulation finds that), hence the
-        // `EMPTY` test (and `FROZEN` is kept out too, though the scan stops before it).
+        // is where most reads of recent snapshots land). Every slot below the bound reads
+        // as claimed (the hint is Acquire, see `hint`); the test still treats `EMPTY` and
+        // `FROZEN` as not visible, so a wrong hint could only cost a probe, never a wrong
+        // answer.
         let tags = &self.slots.tags()[..self.last_claimed() + 1];
         // Slot 0 is visible (`base <= s`); the answer is in `base..base + size`. Halving
         // as `slice::binary_search` does: one dependent load per step.
@@ -513,10 +521,10 @@ mod tests {
     }
 
     #[test]
-    fn search_skips_empty_tags_below_a_hint_whose_claims_it_has_not_seen() {
-        // A Relaxed hint can name a slot whose claim this thread does not see yet (the
-        // tag still reads EMPTY): the search bound then covers unclaimed-looking slots,
-        // which must count as not visible, at any snapshot.
+    fn search_treats_empty_tags_below_a_wrong_hint_as_not_visible() {
+        // Defence in depth: were the hint ever to name a slot whose claim this thread
+        // does not see (the tag still reads EMPTY), the bound would cover
+        // unclaimed-looking slots, which must count as not visible, at any snapshot.
         let s = seg(2);
         append(&s, 1, 5, 0);
         s.set_hint(3);
