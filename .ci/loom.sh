@@ -8,7 +8,7 @@ unset LOOM_MAX_PREEMPTIONS LOOM_CHECKPOINT_FILE LOOM_LOG
 mkdir -p target
 log=target/loom-models.log
 : >"$log"
-export RUSTFLAGS="--cfg loom --cfg crossbeam_loom"
+export RUSTFLAGS="--cfg snapstate_loom --cfg crossbeam_loom"
 
 echo "white-box models (crates/core/src/loom_tests.rs)"
 CARGO_TARGET_DIR=target/loom cargo test -p snapstate --lib --release --features loom \

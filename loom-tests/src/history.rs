@@ -548,7 +548,7 @@ impl ThreadLog {
 }
 
 // Not under loom: these use the array outside a loom model.
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(snapstate_loom)))]
 mod tests {
     use super::*;
 

@@ -12,7 +12,7 @@
 //! - [`checker`]: a Wing-Gong-Lowe linearizability checker over a *whole* history.
 //!   `snap()` is a global operation, so a history cannot be split per node and checked in
 //!   pieces; the checker searches for one total order of all operations.
-//! - `harness` (only under `--cfg loom`): runs a loom model with an explicit preemption
+//! - `harness` (only under `--cfg snapstate_loom`): runs a loom model with an explicit preemption
 //!   bound and reports its iteration count and time.
 //!
 //! The loom models themselves are in `tests/models.rs`; the real-thread stress test is
@@ -51,7 +51,7 @@
 //! ```
 
 pub mod checker;
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 pub mod harness;
 pub mod history;
 pub mod spec;

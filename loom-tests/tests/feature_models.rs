@@ -13,7 +13,7 @@
 //! | `pin_taken_while_compaction_runs` | `pin` of an old snapshot against `compact` past it; the pin either holds the floor or is refused |
 //! | `reads_through_a_pin_during_compaction` | a pinned snapshot read while a compaction is stopped by the pin and a writer appends |
 //! | `racing_advances_across_a_snap` | two `advance` reports of one node and a `snap()` |
-#![cfg(loom)]
+#![cfg(snapstate_loom)]
 
 use loom::sync::Arc;
 use loom::thread;

@@ -21,7 +21,7 @@
 //! the round count, operation count and how many rounds had overlapping operations.
 //! The long run is `#[ignore]`d: `cargo test -p snapstate-loom-tests --release --test
 //! linearizability -- --ignored --nocapture`.
-#![cfg(not(loom))]
+#![cfg(not(snapstate_loom))]
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};

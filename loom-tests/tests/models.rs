@@ -1,6 +1,6 @@
 //! Loom models of the core through its public API.
 //!
-//! Build with `RUSTFLAGS="--cfg loom --cfg crossbeam_loom"` and `--features loom`, so
+//! Build with `RUSTFLAGS="--cfg snapstate_loom --cfg crossbeam_loom"` and `--features loom`, so
 //! crossbeam-epoch's internals are modelled too (README "Loom" has the full command).
 //! Each model names its own preemption bound (`harness::model`), records every
 //! operation's call and return with causal stamps, and checks the whole history for
@@ -39,7 +39,7 @@
 //! histories checked the same way. White-box models that reach internals (forced
 //! reclamation of boxed values and of compacted segments, the announcement registry's
 //! chunk install) live in the core: `crates/core/src/loom_tests.rs`.
-#![cfg(loom)]
+#![cfg(snapstate_loom)]
 
 use loom::alloc::Track;
 use loom::cell::UnsafeCell;

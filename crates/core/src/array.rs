@@ -1,18 +1,20 @@
 //! [`SnapshotArray`], the public face of the core: the point operations.
 //!
-//! Bulk reads live in `bulk`, `advance` in `progress`, compaction and pins in `compact`
-//! and `pin`, the builder and retention in `builder`, checkpoints in `checkpoint`.
+//! Bulk reads live in `bulk`, `advance` in `progress`, compaction in `compact`, pins in
+//! `pin`, the floor policy in `floor`, the builder in `builder` and its compactor thread in
+//! `background`, `stats` in `stats`, checkpoints in `checkpoint`.
 
+use std::borrow::Borrow;
 use std::fmt;
 
-use crossbeam_utils::CachePadded;
+use crossbeam_epoch::Guard;
 
-use crate::builder::Background;
+use crate::background::Background;
 use crate::clock::Clock;
+use crate::floor::Floor;
 use crate::local::{self, Shared};
 use crate::node::{Node, ReadAt};
-use crate::pin::Pins;
-use crate::sync::{fence, Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{fence, Arc, Mutex, Ordering};
 use crate::word::Word;
 use crate::{Error, SnapshotId};
 
@@ -60,9 +62,8 @@ pub(crate) struct Inner<T> {
     pub(crate) initial: T,
     /// How to free what a version word owns; captured where `T`'s bounds are known.
     pub(crate) release: unsafe fn(u64),
-    /// The oldest readable snapshot: ids below it were compacted away. Only raised.
-    pub(crate) floor: CachePadded<AtomicU64>,
-    pub(crate) pins: Mutex<Pins>,
+    /// The oldest readable snapshot, and the pins that hold it back.
+    pub(crate) floor: Floor,
     /// Serialises reclamation passes.
     pub(crate) reclaiming: Mutex<()>,
     /// Keep only the last this-many snapshots readable (moves `floor` on every snap).
@@ -247,10 +248,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// ```
     pub fn fetch_state(&self, idx: usize, snap: SnapshotId) -> Result<T, Error> {
         let inner = &*self.inner;
-        let node = inner.node(idx)?;
-        inner.check_readable(snap)?;
-        let guard = local::pin(&inner.shared);
-        inner.value_at(node, snap, &guard)
+        inner.fetch_state(idx, snap, || local::pin(&inner.shared))
     }
 
     /// Node `idx`'s current state: the value of the last `set_state` to it that
@@ -276,15 +274,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// ```
     pub fn current_state(&self, idx: usize) -> Result<T, Error> {
         let inner = &*self.inner;
-        let node = inner.node(idx)?;
-        inner.settle_closed_epochs();
-        let guard = local::pin(&inner.shared);
-        Ok(match node.read_current(&guard) {
-            // SAFETY: the word was encoded by a writer of this array, and it was loaded
-            // under `guard`, which keeps a replaced box alive until after we unpin.
-            Some(word) => unsafe { Word::<T>::clone_out(word) },
-            None => inner.initial.clone(),
-        })
+        inner.current_state(idx, || local::pin(&inner.shared))
     }
 
     /// The number of snapshots taken so far: ids `0..taken` have been handed out by
@@ -301,8 +291,8 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     #[inline]
     pub fn snapshots_taken(&self) -> u64 {
         // Counting only sealed snapshots would not be linearizable, for the reason given
-        // at `Inner::finish_sealing`.
-        self.inner.clock.open()
+        // at `Inner::finish_sealing`; `Clock::taken` is the one definition.
+        self.inner.clock.taken()
     }
 
     /// The oldest snapshot that can still be read; ids below it were compacted away.
@@ -332,8 +322,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             shared: Shared::new(),
             initial,
             release: Word::<T>::release,
-            floor: CachePadded::new(AtomicU64::new(next_snapshot.saturating_sub(1))),
-            pins: Mutex::new(Pins::default()),
+            floor: Floor::new(next_snapshot.saturating_sub(1)),
             reclaiming: Mutex::new(()),
             retain,
         }
@@ -347,28 +336,41 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         })
     }
 
-    /// The oldest readable snapshot id.
+    /// The oldest readable snapshot id (see `floor`).
     #[inline]
     pub(crate) fn floor(&self) -> u64 {
-        // Acquire: pairs with the Release `fetch_max` in `raise_floor`, so a reader that
-        // sees a raised floor also sees the chain cuts made after it.
-        self.floor.load(Ordering::Acquire)
+        self.floor.get()
     }
 
-    /// Whether `snap` has been taken and not compacted away.
+    /// Raises the floor towards `target`, never past a pinned snapshot or the newest
+    /// sealed one. Returns the floor after the call.
+    #[inline]
+    pub(crate) fn raise_floor(&self, target: u64) -> u64 {
+        self.floor.raise(target, &self.clock)
+    }
+
+    /// Whether `snap()` has handed out `snap` (an id below `Clock::taken`); on `Ok` it
+    /// is sealed.
     ///
     /// An id whose `snap()` has bumped the clock but not yet sealed it is finished here
     /// rather than reported as not taken (see `finish_sealing`).
     #[inline]
-    pub(crate) fn check_readable(&self, snap: SnapshotId) -> Result<(), Error> {
+    pub(crate) fn check_taken(&self, snap: SnapshotId) -> Result<(), Error> {
         let s = snap.get();
-        let taken = self.clock.sealed();
-        if s >= taken && !self.finish_sealing(s) {
+        if s >= self.clock.sealed() && !self.finish_sealing(s) {
             return Err(Error::SnapshotNotTaken {
                 id: snap,
-                taken: self.clock.open(),
+                taken: self.clock.taken(),
             });
         }
+        Ok(())
+    }
+
+    /// Whether `snap` has been taken (see `check_taken`) and not compacted away.
+    #[inline]
+    pub(crate) fn check_readable(&self, snap: SnapshotId) -> Result<(), Error> {
+        self.check_taken(snap)?;
+        let s = snap.get();
         let oldest = self.floor();
         if s < oldest {
             return Err(Error::Compacted {
@@ -379,13 +381,48 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         Ok(())
     }
 
+    /// The read path of [`SnapshotArray::fetch_state`] and [`Reader`](crate::Reader):
+    /// checks, then reads under the guard `pin` gives (a fresh pin or a reader's own),
+    /// taken only once the checks have passed.
+    #[inline]
+    pub(crate) fn fetch_state<G: Borrow<Guard>>(
+        &self,
+        idx: usize,
+        snap: SnapshotId,
+        pin: impl FnOnce() -> G,
+    ) -> Result<T, Error> {
+        let node = self.node(idx)?;
+        self.check_readable(snap)?;
+        let guard = pin();
+        self.value_at(node, snap, guard.borrow())
+    }
+
+    /// The read path of [`SnapshotArray::current_state`] and [`Reader`](crate::Reader),
+    /// with the guard as in `fetch_state`.
+    #[inline]
+    pub(crate) fn current_state<G: Borrow<Guard>>(
+        &self,
+        idx: usize,
+        pin: impl FnOnce() -> G,
+    ) -> Result<T, Error> {
+        let node = self.node(idx)?;
+        self.settle_closed_epochs();
+        let guard = pin();
+        Ok(match node.read_current(guard.borrow()) {
+            // SAFETY: the word was encoded by a writer of this array, and it was loaded
+            // under `guard`, which keeps a replaced box alive until after it is unpinned.
+            Some(word) => unsafe { Word::<T>::clone_out(word) },
+            None => self.initial.clone(),
+        })
+    }
+
     /// Node `node`'s value at the readable snapshot `snap`.
     #[inline]
     pub(crate) fn value_at(
         &self,
         node: &Node<T>,
         snap: SnapshotId,
-        guard: &crossbeam_epoch::Guard,
+        guard: &Guard,
     ) -> Result<T, Error> {
         match node.read_at(snap.get(), guard) {
             // SAFETY: the word was encoded by a writer of this array, and it was loaded
@@ -419,16 +456,6 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         e
     }
 
-    /// Seals snapshot `s` if its `snap()` is in progress (it has bumped the clock past
-    /// `s` but is still waiting for writers); false if no `snap()` has handed out `s`.
-    ///
-    /// Answering "not taken" for such an id would not be linearizable: a write that
-    /// started after the clock moved lands in a later epoch and may already have
-    /// returned, and a thread that saw its write return and then heard "not taken"
-    /// would expect the snapshot, once taken, to include it. So the reader does the
-    /// rest of the snap's work itself: the same bounded wait for the writers still
-    /// inside epochs up to `s`, then the seal. It never waits for the snapping thread.
-    #[cold]
     /// Before a read of current state: if a `snap()` has closed an epoch and is still
     /// waiting for its writers, finish it here (the same bounded wait).
     ///
@@ -449,8 +476,18 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
+    /// Seals snapshot `s` if its `snap()` is in progress (it has bumped the clock past
+    /// `s` but is still waiting for writers); false if no `snap()` has handed out `s`.
+    ///
+    /// Answering "not taken" for such an id would not be linearizable: a write that
+    /// started after the clock moved lands in a later epoch and may already have
+    /// returned, and a thread that saw its write return and then heard "not taken"
+    /// would expect the snapshot, once taken, to include it. So the reader does the
+    /// rest of the snap's work itself: the same bounded wait for the writers still
+    /// inside epochs up to `s`, then the seal. It never waits for the snapping thread.
+    #[cold]
     fn finish_sealing(&self, s: u64) -> bool {
-        if self.clock.open() <= s {
+        if self.clock.taken() <= s {
             return false;
         }
         // SeqCst: as in `take_snapshot`. The clock value read above was written by the
@@ -520,17 +557,13 @@ impl<T> fmt::Debug for SnapshotArray<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SnapshotArray")
             .field("len", &self.inner.nodes.len())
-            .field("snapshots_taken", &self.inner.clock.sealed())
-            .field(
-                "oldest_readable",
-                // Relaxed: a debug view.
-                &self.inner.floor.load(Ordering::Relaxed),
-            )
+            .field("snapshots_taken", &self.inner.clock.taken())
+            .field("oldest_readable", &self.inner.floor.get())
             .finish_non_exhaustive()
     }
 }
 
 // White-box loom models, a child module so they reach the array's internals.
-#[cfg(all(test, loom))]
+#[cfg(all(test, snapstate_loom))]
 #[path = "loom_tests.rs"]
 mod loom_tests;

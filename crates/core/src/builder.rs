@@ -1,10 +1,12 @@
-//! [`Builder`]: retention and the background compactor.
+//! [`Builder`]: length, initial state, retention, and whether a background compactor runs.
 
 use std::fmt;
 use std::time::Duration;
 
 use crate::array::Inner;
+use crate::background::Background;
 use crate::node::Node;
+use crate::sync::Arc;
 use crate::SnapshotArray;
 
 /// Configures a [`SnapshotArray`]: its length, the nodes' initial state, and how many
@@ -134,117 +136,14 @@ impl<T> fmt::Debug for Builder<T> {
 }
 
 impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
+    /// An array over `inner`, with a background compactor if `wanted`: a thread that runs
+    /// one reclamation pass (see `compact`) per nudge of `after_snapshot`.
     pub(crate) fn with_background(inner: Inner<T>, wanted: bool, interval: Duration) -> Self {
         let mut array = SnapshotArray::from_parts(inner, None);
         if wanted {
-            array.background = Background::start(&array, interval);
+            let inner = Arc::clone(&array.inner);
+            array.background = Background::start(interval, move || inner.reclaim());
         }
         array
-    }
-}
-
-/// The background compactor's handle, owned by the array.
-#[cfg(not(loom))]
-pub(crate) struct Background {
-    signal: std::sync::Arc<Signal>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-/// Loom models never build a background thread; this stands in for it.
-#[cfg(loom)]
-pub(crate) struct Background;
-
-#[cfg(not(loom))]
-#[derive(Default)]
-struct Signal {
-    // Not modelled by loom on purpose: the compactor thread exists only outside loom.
-    due: std::sync::atomic::AtomicBool,
-    stop: std::sync::atomic::AtomicBool,
-}
-
-#[cfg(not(loom))]
-impl Background {
-    fn start<T: Clone + Send + Sync + 'static>(
-        array: &SnapshotArray<T>,
-        interval: Duration,
-    ) -> Option<Background> {
-        use std::sync::atomic::Ordering;
-
-        let signal = std::sync::Arc::new(Signal::default());
-        let inner = std::sync::Arc::clone(&array.inner);
-        let thread_signal = std::sync::Arc::clone(&signal);
-        let thread = std::thread::Builder::new()
-            .name("snapstate-compactor".into())
-            .spawn(move || loop {
-                // Acquire: pairs with the Release in `stop`.
-                if thread_signal.stop.load(Ordering::Acquire) {
-                    return;
-                }
-                // AcqRel: consumes a nudge (Acquire pairs with `nudge`'s Release).
-                if !thread_signal.due.swap(false, Ordering::AcqRel) {
-                    // Nothing due: sleep until a nudge or `stop` unparks us (an unpark
-                    // that came after the swap above makes this return at once).
-                    std::thread::park();
-                    continue;
-                }
-                inner.reclaim();
-                // Rest for the interval, waking early only to stop.
-                let start = std::time::Instant::now();
-                while start.elapsed() < interval {
-                    std::thread::park_timeout(interval.saturating_sub(start.elapsed()));
-                    // Acquire: as above.
-                    if thread_signal.stop.load(Ordering::Acquire) {
-                        return;
-                    }
-                }
-            })
-            // A thread that cannot be spawned leaves compaction to explicit calls.
-            .ok()?;
-        Some(Background {
-            signal,
-            thread: Some(thread),
-        })
-    }
-
-    /// Tells the compactor the floor moved. Cheap when it is already due.
-    pub(crate) fn nudge(&self) {
-        use std::sync::atomic::Ordering;
-        // AcqRel: Release pairs with the compactor's Acquire swap; only the first nudge
-        // after a pass pays for the unpark.
-        if !self.signal.due.swap(true, Ordering::AcqRel) {
-            if let Some(thread) = &self.thread {
-                thread.thread().unpark();
-            }
-        }
-    }
-
-    /// Stops and joins the compactor.
-    pub(crate) fn stop(mut self) {
-        use std::sync::atomic::Ordering;
-        // Release: pairs with the compactor's Acquire loads of `stop`.
-        self.signal.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            // A panic in the compactor has already been reported on its thread; the
-            // array is still consistent (reclamation only frees what it unlinked).
-            let _ = thread.join();
-        }
-    }
-}
-
-#[cfg(loom)]
-impl Background {
-    fn start<T>(_: &SnapshotArray<T>, _: Duration) -> Option<Background> {
-        None
-    }
-
-    pub(crate) fn nudge(&self) {}
-
-    pub(crate) fn stop(self) {}
-}
-
-impl fmt::Debug for Background {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Background")
     }
 }

@@ -9,7 +9,8 @@
 //!   `snap(e)` raises it to `e + 1` (with `fetch_max`) after the writers of epoch `e`
 //!   have left. An id in `sealed..open` belongs to a `snap()` still in progress; a reader
 //!   that asks for one finishes it (waits for its writers and seals it) rather than
-//!   answer `SnapshotNotTaken` (see `Inner::finish_sealing`).
+//!   answer `SnapshotNotTaken` (see `Inner::finish_sealing`). So the snapshots *taken*
+//!   are `0..open` ([`Clock::taken`]), whether sealed yet or not.
 
 use crossbeam_utils::CachePadded;
 
@@ -39,6 +40,20 @@ impl Clock {
     /// fence (see `announce`), which is what pairs with the fence in `snap()`.
     #[inline]
     pub(crate) fn open(&self) -> u64 {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// How many snapshots have been taken: ids `0..taken()` have been handed out by
+    /// `snap()`. The one definition of "taken", used by `snapshots_taken()`, `stats()`,
+    /// `Debug`, the reads and `compact`. It is the open epoch, so a `snap()` still
+    /// waiting for its epoch's writers counts (its id is in `sealed()..taken()`), and
+    /// whoever needs such an id finishes the sealing itself rather than call it not
+    /// taken (see `Inner::finish_sealing` for why counting only sealed snapshots would
+    /// not be linearizable).
+    #[inline]
+    pub(crate) fn taken(&self) -> u64 {
+        // Relaxed: a count. A caller that then reads the snapshot goes through
+        // `sealed()` (Acquire) or seals it itself after a SeqCst fence.
         self.open.load(Ordering::Relaxed)
     }
 

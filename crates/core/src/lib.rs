@@ -3,12 +3,14 @@
 
 mod announce;
 mod array;
+mod background;
 mod builder;
 mod bulk;
 pub mod checkpoint;
 mod clock;
 mod compact;
 mod error;
+mod floor;
 mod id;
 mod local;
 mod node;
@@ -16,6 +18,8 @@ mod pin;
 mod progress;
 mod reader;
 mod segment;
+mod slots;
+mod stats;
 mod sync;
 mod word;
 
@@ -23,8 +27,8 @@ pub use array::SnapshotArray;
 pub use builder::Builder;
 pub use bulk::SnapshotIter;
 pub use checkpoint::CheckpointError;
-pub use compact::Stats;
 pub use error::Error;
 pub use id::SnapshotId;
 pub use pin::SnapshotPin;
 pub use reader::Reader;
+pub use stats::Stats;

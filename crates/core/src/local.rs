@@ -2,14 +2,19 @@
 //! registration with the array's crossbeam-epoch collector.
 //!
 //! Both are created on a thread's first call into an array and kept in a thread-local
-//! list; a one-entry cache in front of it makes the common case (a thread working on one
-//! array) a single thread-local load. When the thread exits the list is dropped: slots
-//! return to their arrays' pools and collector handles unregister. Entries of arrays that
-//! were dropped are pruned on the next lookup miss.
+//! map keyed by the array's id; a one-entry cache in front of it makes the common case (a
+//! thread working on one array) a single thread-local load, and a miss costs one hash
+//! lookup however many arrays the thread uses. When the thread exits the map is dropped:
+//! slots return to their arrays' pools and collector handles unregister. Entries of arrays
+//! that were dropped are pruned when an insert finds the map twice as large as after the
+//! last pruning, so pruning costs `O(1)` amortised per new entry and the map holds at most
+//! about twice the arrays the thread still uses.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use crossbeam_epoch::{Collector, Guard, LocalHandle};
+use rustc_hash::FxBuildHasher;
 
 use crate::announce::{Registry, Slot};
 use crate::sync::{thread_local, Arc, Ordering};
@@ -69,17 +74,50 @@ impl Drop for Entry {
     }
 }
 
-/// The thread's entries. Dropping it (at thread exit) empties the cache first.
-struct Entries(RefCell<Vec<Entry>>);
+/// The thread's entries by array id, and the map size below which no pruning is tried.
+/// Dropping it (at thread exit) empties the cache first.
+struct Entries(RefCell<Map>);
+
+struct Map {
+    by_id: HashMap<u64, Entry, FxBuildHasher>,
+    /// Prune entries of closed arrays when an insert would grow the map past this.
+    prune_at: usize,
+}
+
+impl Map {
+    const MIN_PRUNE_AT: usize = 8;
+
+    const fn new() -> Self {
+        Map {
+            by_id: HashMap::with_hasher(FxBuildHasher),
+            prune_at: Self::MIN_PRUNE_AT,
+        }
+    }
+
+    /// The entry for `shared`, created if the thread has none.
+    fn entry(&mut self, shared: &Arc<Shared>) -> &mut Entry {
+        if !self.by_id.contains_key(&shared.id) && self.by_id.len() >= self.prune_at {
+            // Relaxed: a pruning hint, see `Shared::close`.
+            self.by_id
+                .retain(|_, e| !e.shared.closed.load(Ordering::Relaxed));
+            self.prune_at = (self.by_id.len() * 2).max(Self::MIN_PRUNE_AT);
+        }
+        self.by_id.entry(shared.id).or_insert_with(|| Entry {
+            handle: None,
+            slot: None,
+            shared: Arc::clone(shared),
+        })
+    }
+}
 
 impl Drop for Entries {
     fn drop(&mut self) {
         // Under loom, a model that failed drops its threads' locals while unwinding,
         // outside the execution, where touching any loom object panics again and aborts
         // the whole test binary. The model has already failed: leak the entries.
-        #[cfg(loom)]
+        #[cfg(snapstate_loom)]
         if std::thread::panicking() {
-            std::mem::forget(std::mem::take(self.0.get_mut()));
+            std::mem::forget(std::mem::take(&mut self.0.get_mut().by_id));
             return;
         }
         let _ = CACHE.try_with(|c| c.set(Cached::NONE));
@@ -89,7 +127,8 @@ impl Drop for Entries {
 /// The last array this thread used, with raw pointers into its entry. Valid while the
 /// entry lives: entries are removed only when their array is closed (and array ids are
 /// never reused, so a stale id never matches a live array) or when `Entries` is dropped,
-/// which clears the cache first.
+/// which clears the cache first. The pointers are to the slot (in the array's registry)
+/// and to the boxed handle, neither of which moves when the map rehashes.
 #[derive(Clone, Copy)]
 struct Cached {
     id: u64,
@@ -105,16 +144,16 @@ impl Cached {
     };
 }
 
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 thread_local! {
-    static ENTRIES: Entries = const { Entries(RefCell::new(Vec::new())) };
+    static ENTRIES: Entries = const { Entries(RefCell::new(Map::new())) };
     static CACHE: Cell<Cached> = const { Cell::new(Cached::NONE) };
 }
 
 // loom's macro has no `const` form; the initial values are the same.
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 thread_local! {
-    static ENTRIES: Entries = Entries(RefCell::new(Vec::new()));
+    static ENTRIES: Entries = Entries(RefCell::new(Map::new()));
     static CACHE: Cell<Cached> = Cell::new(Cached::NONE);
 }
 
@@ -216,20 +255,7 @@ fn with_entry<R>(shared: &Arc<Shared>, f: impl FnOnce(&mut Entry) -> R) -> Optio
     ENTRIES
         .try_with(|entries| {
             let mut entries = entries.0.try_borrow_mut().ok()?;
-            let pos = match entries.iter().position(|e| e.shared.id == shared.id) {
-                Some(pos) => pos,
-                None => {
-                    // Relaxed: a pruning hint, see `Shared::close`.
-                    entries.retain(|e| !e.shared.closed.load(Ordering::Relaxed));
-                    entries.push(Entry {
-                        handle: None,
-                        slot: None,
-                        shared: Arc::clone(shared),
-                    });
-                    entries.len() - 1
-                }
-            };
-            let entry = &mut entries[pos];
+            let entry = entries.entry(shared);
             let out = f(entry);
             let cached = Cached {
                 id: shared.id,
@@ -253,4 +279,55 @@ fn slot_of(shared: &Shared, idx: usize) -> &Slot {
         .registry
         .get(idx)
         .expect("a slot index handed out by acquire has its chunk installed")
+}
+
+#[cfg(all(test, not(snapstate_loom)))]
+mod tests {
+    use super::*;
+    use crate::{SnapshotArray, SnapshotId};
+
+    fn entries() -> usize {
+        ENTRIES.with(|e| e.0.borrow().by_id.len())
+    }
+
+    #[test]
+    fn many_arrays_on_one_thread_each_keep_their_own_state() {
+        std::thread::spawn(|| {
+            let n = if cfg!(miri) { 20 } else { 300 };
+            let arrays: Vec<SnapshotArray> = (0..n).map(|_| SnapshotArray::new(2)).collect();
+            for round in 0..3u64 {
+                for (i, a) in arrays.iter().enumerate() {
+                    a.set_state(i % 2, round * 1000 + i as u64).unwrap();
+                    let s = a.snap();
+                    assert_eq!(a.fetch_state(i % 2, s).unwrap(), round * 1000 + i as u64);
+                }
+            }
+            assert_eq!(entries(), n, "one entry per live array");
+            for (i, a) in arrays.iter().enumerate() {
+                assert_eq!(a.current_state(i % 2).unwrap(), 2000 + i as u64);
+                assert_eq!(a.fetch_state(i % 2, SnapshotId::from(0)).unwrap(), i as u64);
+            }
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn entries_of_dropped_arrays_are_pruned() {
+        std::thread::spawn(|| {
+            let keep: SnapshotArray = SnapshotArray::new(1);
+            keep.set_state(0, 1).unwrap();
+            for i in 0..if cfg!(miri) { 40 } else { 10_000u64 } {
+                let a: SnapshotArray = SnapshotArray::new(1);
+                a.set_state(0, i).unwrap();
+                assert_eq!(a.fetch_state(0, a.snap()).unwrap(), i);
+                // One live array besides the kept one: the map never holds more than
+                // about twice the live arrays (or the minimum before pruning).
+                assert!(entries() <= Map::MIN_PRUNE_AT + 1, "{} entries", entries());
+            }
+            assert_eq!(keep.current_state(0).unwrap(), 1);
+        })
+        .join()
+        .unwrap();
+    }
 }

@@ -3,10 +3,10 @@
 //! workspace's `loom-tests` crate.
 //!
 //! Declared from `array.rs` (a child module, so it reaches the array's private fields)
-//! and compiled only under `cfg(all(test, loom))`:
+//! and compiled only under `cfg(all(test, snapstate_loom))`:
 //!
 //! ```sh
-//! RUSTFLAGS="--cfg loom --cfg crossbeam_loom" CARGO_TARGET_DIR=target/loom \
+//! RUSTFLAGS="--cfg snapstate_loom --cfg crossbeam_loom" CARGO_TARGET_DIR=target/loom \
 //!   cargo test -p snapstate --lib --release --features loom -- --nocapture
 //! ```
 //!
@@ -18,7 +18,7 @@
 //! | `compaction_reclaim_forced` | a compaction that rewrites a node's segment and then drives the collector until it frees the old one, against a writer appending to that node |
 //! | `compaction_without_barrier_is_caught` | the same with the writer barrier skipped: must fail (the model has teeth) |
 //!
-//! Every segment's slots carry a liveness probe under loom (see `sync::Slots`): an access
+//! Every segment's slots carry a liveness probe under loom (see `slots::Slots`): an access
 //! to a segment's tags or words that does not happen-before its free is reported.
 
 use std::alloc::{GlobalAlloc, Layout, System};

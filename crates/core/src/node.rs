@@ -29,7 +29,7 @@
 
 use crossbeam_epoch::Guard;
 
-use crate::segment::{cap_for, is_claimed, is_max, is_ready, Segment, MAX, MIN_CAP};
+use crate::segment::{cap_for, is_claimed, is_max, is_ready, Owned, Segment, MAX, MIN_CAP};
 use crate::sync::{fence, AtomicPtr, Backoff, Ordering};
 use crate::word::Word;
 
@@ -60,13 +60,9 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
     /// A node whose log holds one version, `word`, of epoch `e`.
     pub(crate) fn with_version(e: u64, word: u64) -> Self {
         Node {
-            tail: AtomicPtr::new(Box::into_raw(Segment::new(
-                MIN_CAP,
-                std::ptr::null_mut(),
-                e,
-                0,
-                word,
-            ))),
+            tail: AtomicPtr::new(
+                Segment::create(MIN_CAP, std::ptr::null_mut(), e, 0, word).into_raw(),
+            ),
         }
     }
 
@@ -221,12 +217,12 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
         flags: u32,
         word: u64,
     ) -> Option<*mut Segment<T>> {
-        let fresh = Box::into_raw(Segment::new(cap, prev, e, flags, word));
+        let fresh = Segment::create(cap, prev, e, flags, word).into_raw();
         if self.replace_tail(prev, fresh) {
             return Some(fresh);
         }
         // SAFETY: the CAS failed, so `fresh` was never shared; slot 0's word stays ours.
-        drop(unsafe { Box::from_raw(fresh) });
+        drop(unsafe { Owned::from_raw(fresh) });
         None
     }
 
@@ -524,16 +520,16 @@ impl<T> Node<T> {
 /// holds copies of its words.
 pub(crate) unsafe fn free_chain<T>(mut seg_ptr: *mut Segment<T>, release: unsafe fn(u64)) {
     while !seg_ptr.is_null() {
-        // SAFETY: every segment in the chain was published from a `Box` and is reachable
-        // exactly once; the caller owns it.
-        let seg = unsafe { Box::from_raw(seg_ptr) };
+        // SAFETY: every segment in the chain was published from `Owned::into_raw` and is
+        // reachable exactly once; the caller owns it.
+        let seg = unsafe { Owned::from_raw(seg_ptr) };
         // SAFETY: forwarded from the caller.
         unsafe { seg.release_words(0..seg.cap(), release) };
         seg_ptr = seg.prev();
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(snapstate_loom)))]
 mod tests {
     use super::*;
 

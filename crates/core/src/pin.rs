@@ -1,58 +1,13 @@
 //! Snapshot pins: RAII guards that keep a snapshot readable through compaction.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::array::Inner;
-use crate::sync::Ordering;
 use crate::{Error, SnapshotArray, SnapshotId};
 
-/// The pinned snapshot ids and how many pins each has. Guarded by `Inner::pins`, which
-/// also serialises every raise of the floor, so a pin and a compaction never interleave.
-#[derive(Debug, Default)]
-pub(crate) struct Pins {
-    counts: BTreeMap<u64, usize>,
-}
-
-impl Pins {
-    fn lowest(&self) -> Option<u64> {
-        self.counts.keys().next().copied()
-    }
-
-    fn add(&mut self, id: u64) {
-        *self.counts.entry(id).or_insert(0) += 1;
-    }
-
-    fn release(&mut self, id: u64) {
-        if let Some(count) = self.counts.get_mut(&id) {
-            *count -= 1;
-            if *count == 0 {
-                self.counts.remove(&id);
-            }
-        }
-    }
-
-    pub(crate) fn live(&self) -> usize {
-        self.counts.values().sum()
-    }
-}
-
 impl<T: Clone + Send + Sync + 'static> Inner<T> {
-    /// Raises the floor towards `target`, never past a pinned snapshot or the newest
-    /// taken one. Returns the floor after the call.
-    pub(crate) fn raise_floor(&self, target: u64) -> u64 {
-        let pins = self.pins.lock();
-        let newest = self.clock.sealed().saturating_sub(1);
-        let target = target.min(newest).min(pins.lowest().unwrap_or(u64::MAX));
-        // Release: pairs with the Acquire in `floor()`, so readers that see the new floor
-        // also see the chain cuts compaction makes after it. Only raised, never lowered,
-        // and only under the pin lock.
-        let before = self.floor.fetch_max(target, Ordering::Release);
-        before.max(target)
-    }
-
     fn pin(&self, snap: SnapshotId) -> Result<(), Error> {
-        let mut pins = self.pins.lock();
+        let mut pins = self.floor.pins();
         // Checked under the pin lock, which every floor raise takes: no compaction can
         // pass `snap` between this check and the insert.
         self.check_readable(snap)?;
@@ -125,7 +80,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     pub fn snap_pinned(&self) -> SnapshotPin<'_, T> {
         // The pin lock, held across the snapshot, keeps every floor raise (they all take
         // it) from passing the new id before it is pinned.
-        let mut pins = self.inner.pins.lock();
+        let mut pins = self.inner.floor.pins();
         let id = self.inner.take_snapshot();
         pins.add(id);
         drop(pins);
@@ -146,7 +101,7 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// assert_eq!(array.live_pins(), 1);
     /// ```
     pub fn live_pins(&self) -> usize {
-        self.inner.pins.lock().live()
+        self.inner.floor.pins().live()
     }
 }
 
@@ -207,7 +162,7 @@ impl<T> SnapshotPin<'_, T> {
 
 impl<T> Drop for SnapshotPin<'_, T> {
     fn drop(&mut self) {
-        self.array.inner.pins.lock().release(self.id.get());
+        self.array.inner.floor.pins().release(self.id.get());
     }
 }
 

@@ -5,7 +5,6 @@ use std::fmt;
 use crossbeam_epoch::Guard;
 
 use crate::local;
-use crate::word::Word;
 use crate::{Error, SnapshotArray, SnapshotId};
 
 /// A thread's pinned view of an array, for a batch of reads.
@@ -52,10 +51,7 @@ impl<T: Clone + Send + Sync + 'static> Reader<'_, T> {
     ///
     /// As [`SnapshotArray::fetch_state`].
     pub fn fetch_state(&self, idx: usize, snap: SnapshotId) -> Result<T, Error> {
-        let inner = &*self.array.inner;
-        let node = inner.node(idx)?;
-        inner.check_readable(snap)?;
-        inner.value_at(node, snap, &self.guard)
+        self.array.inner.fetch_state(idx, snap, || &self.guard)
     }
 
     /// As [`SnapshotArray::current_state`], without pinning again.
@@ -64,15 +60,7 @@ impl<T: Clone + Send + Sync + 'static> Reader<'_, T> {
     ///
     /// As [`SnapshotArray::current_state`].
     pub fn current_state(&self, idx: usize) -> Result<T, Error> {
-        let inner = &*self.array.inner;
-        let node = inner.node(idx)?;
-        inner.settle_closed_epochs();
-        Ok(match node.read_current(&self.guard) {
-            // SAFETY: the word was encoded by a writer of this array and loaded under
-            // this reader's guard, which keeps a replaced box alive while it is pinned.
-            Some(word) => unsafe { Word::<T>::clone_out(word) },
-            None => inner.initial.clone(),
-        })
+        self.array.inner.current_state(idx, || &self.guard)
     }
 
     /// Unpins and pins again, letting memory retired since the pin be reclaimed.

@@ -39,8 +39,10 @@
 //! 5. The word of a slot of a sealed epoch never changes again.
 
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, Slots};
+use crate::slots::Slots;
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 pub(crate) const EMPTY: u32 = 0;
 /// Closes an unclaimed slot (and so the segment) to writers. Not ready, and its epoch
@@ -90,8 +92,9 @@ pub(crate) fn cap_for(versions: usize) -> usize {
         .clamp(MIN_CAP, MAX_CAP)
 }
 
-/// One run of slots. Aligned so no two segments' headers share a cache line.
-#[repr(align(64))]
+/// One run of slots: the header of a segment, which on std sits at the start of the one
+/// block that also holds its slots (see `Slots`). Owned through [`Owned`] until it is
+/// published as a raw pointer, and freed with [`Segment::free`].
 #[derive(Debug)]
 pub(crate) struct Segment<T> {
     slots: Slots,
@@ -99,32 +102,126 @@ pub(crate) struct Segment<T> {
     /// The epoch of slot 0; tags hold epochs relative to it.
     base: u64,
     /// A claimed index at or before the last claimed one (a hint: readers and writers
-    /// scan forward from it to the first unclaimed tag).
+    /// scan forward from it to the first unclaimed tag). Release/Acquire, so whoever
+    /// reads it also sees that slot's claim.
     hint: AtomicUsize,
     /// The segment before this one, or null for the oldest.
     prev: AtomicPtr<Segment<T>>,
     _values: PhantomData<T>,
 }
 
+/// A segment not yet published (or taken back): frees it on drop. The words it holds
+/// are not released (see `release_words`).
+pub(crate) struct Owned<T>(NonNull<Segment<T>>);
+
+impl<T> Owned<T> {
+    /// Gives up ownership: the caller publishes the pointer and frees it later with
+    /// [`Owned::from_raw`].
+    pub(crate) fn into_raw(self) -> *mut Segment<T> {
+        let ptr = self.0.as_ptr();
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// Takes back a segment from [`Owned::into_raw`].
+    ///
+    /// # Safety
+    ///
+    /// `ptr` came from `into_raw`, is not owned elsewhere, and no other thread can reach
+    /// it any more.
+    pub(crate) unsafe fn from_raw(ptr: *mut Segment<T>) -> Self {
+        // SAFETY: non-null, from `into_raw` (caller).
+        Owned(unsafe { NonNull::new_unchecked(ptr) })
+    }
+}
+
+impl<T> std::ops::Deref for Owned<T> {
+    type Target = Segment<T>;
+
+    fn deref(&self) -> &Segment<T> {
+        // SAFETY: owned and initialised (`Segment::alloc`), freed only by our drop.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<T> Drop for Owned<T> {
+    fn drop(&mut self) {
+        // SAFETY: we own the segment, so nothing else refers to it.
+        unsafe { Segment::free(self.0.as_ptr()) };
+    }
+}
+
 impl<T> Segment<T> {
+    /// A fresh segment of `cap` slots, all empty.
+    fn alloc(cap: usize, base: u64, hint: usize, prev: *mut Segment<T>) -> Owned<T> {
+        #[cfg(not(snapstate_loom))]
+        {
+            let (block, slots) = Slots::alloc(std::mem::size_of::<Self>(), cap);
+            let seg = block.cast::<Self>();
+            // SAFETY: `block` is fresh, at least 16-aligned (`Slots::layout`; Segment
+            // needs 8) and starts with `size_of::<Self>()` bytes for this header.
+            unsafe {
+                seg.as_ptr().write(Segment {
+                    slots,
+                    cap,
+                    base,
+                    hint: AtomicUsize::new(hint),
+                    prev: AtomicPtr::new(prev),
+                    _values: PhantomData,
+                });
+            }
+            Owned(seg)
+        }
+        #[cfg(snapstate_loom)]
+        {
+            let seg = Box::new(Segment {
+                slots: Slots::new(cap),
+                cap,
+                base,
+                hint: AtomicUsize::new(hint),
+                prev: AtomicPtr::new(prev),
+                _values: PhantomData,
+            });
+            Owned(NonNull::from(Box::leak(seg)))
+        }
+    }
+
+    /// Frees a segment made by `alloc` (its header and slots, not the words' boxes).
+    ///
+    /// # Safety
+    ///
+    /// `seg` came from `alloc`, is not freed yet, and nothing refers to it any more.
+    unsafe fn free(seg: *mut Self) {
+        #[cfg(not(snapstate_loom))]
+        // SAFETY: the header is initialised (`alloc`); reading `cap` before it is dropped
+        // in place; the block was made by `Slots::alloc` with this header's size and
+        // that capacity, and nothing refers to it (caller). `seg` keeps the block's
+        // provenance: it is the block pointer, cast.
+        unsafe {
+            let cap = (*seg).cap;
+            std::ptr::drop_in_place(seg);
+            Slots::free(
+                NonNull::new_unchecked(seg.cast()),
+                std::mem::size_of::<Self>(),
+                cap,
+            );
+        }
+        #[cfg(snapstate_loom)]
+        // SAFETY: made by `Box::leak` in `alloc`; nothing refers to it (caller).
+        drop(unsafe { Box::from_raw(seg) });
+    }
+
     /// A segment of `cap` slots whose slot 0 holds `word` for epoch `e` (ready, with the
     /// extra tag `flags`), linked to `prev`.
-    pub(crate) fn new(
+    pub(crate) fn create(
         cap: usize,
         prev: *mut Segment<T>,
         e: u64,
         flags: u32,
         word: u64,
-    ) -> Box<Self> {
+    ) -> Owned<T> {
         debug_assert!(cap >= MIN_CAP && cap.is_multiple_of(4) && flags & !MAX == 0);
-        let seg = Box::new(Segment {
-            slots: Slots::new(cap),
-            cap,
-            base: e,
-            hint: AtomicUsize::new(0),
-            prev: AtomicPtr::new(prev),
-            _values: PhantomData,
-        });
+        let seg = Self::alloc(cap, e, 0, prev);
         // Relaxed: the segment is private until the Release CAS that publishes it.
         seg.word(0).store(word, Ordering::Relaxed);
         seg.tag(0).store(
@@ -136,19 +233,12 @@ impl<T> Segment<T> {
 
     /// A segment holding copies of `from`'s ready slots `first..=last` as its slots
     /// `0..`, with no predecessor. Used by compaction on sealed slots only.
-    pub(crate) fn copy_of(from: &Segment<T>, first: usize, last: usize) -> Box<Self> {
+    pub(crate) fn copy_of(from: &Segment<T>, first: usize, last: usize) -> Owned<T> {
         let live = last - first + 1;
         // Acquire: pairs with `publish`; these slots are sealed, so stable.
         let first_tag = from.tag(first).load(Ordering::Acquire);
         let base = from.epoch_of(first_tag);
-        let seg = Box::new(Segment {
-            slots: Slots::new(cap_for(live * 2)),
-            cap: cap_for(live * 2),
-            base,
-            hint: AtomicUsize::new(live - 1),
-            prev: AtomicPtr::new(std::ptr::null_mut()),
-            _values: PhantomData,
-        });
+        let seg = Self::alloc(cap_for(live * 2), base, live - 1, std::ptr::null_mut());
         for (to, i) in (first..=last).enumerate() {
             // Acquire: as above.
             let tag = from.tag(i).load(Ordering::Acquire);
@@ -205,7 +295,10 @@ impl<T> Segment<T> {
 
     /// Bytes this segment occupies (header and slots).
     pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.slots.bytes()
+        #[cfg(not(snapstate_loom))]
+        return Slots::bytes(std::mem::size_of::<Self>(), self.cap);
+        #[cfg(snapstate_loom)]
+        return std::mem::size_of::<Self>() + self.slots.bytes();
     }
 
     #[inline]
@@ -230,9 +323,14 @@ impl<T> Segment<T> {
     /// A claimed index at or before the last claimed one.
     #[inline]
     pub(crate) fn hint(&self) -> usize {
-        // Relaxed: a hint only; every use re-reads the tags it relies on. It is stored
-        // only after the claim of that index, and never beyond `cap - 1`.
-        self.hint.load(Ordering::Relaxed)
+        // Acquire: pairs with the Release in `set_hint`, so the claim of the slot it names
+        // (and, through the claimers' own Acquire tag loads, of every slot before it) is
+        // visible: `last_claimed` and the fast write path read the tag at the hint and
+        // rely on it being claimed. (It was Relaxed once: Miri's weak-memory emulation
+        // then let a thread see the hint before the claim, read an EMPTY tag there and
+        // trip `offset_of`'s assertion in `write_slow`.) A plain load on x86. It is
+        // stored only after the claim of that index, and never beyond `cap - 1`.
+        self.hint.load(Ordering::Acquire)
     }
 
     /// Whether no slot after the claimed slot `i` has been claimed.
@@ -255,8 +353,10 @@ impl<T> Segment<T> {
     /// Records that slot `i` is claimed.
     #[inline]
     pub(crate) fn set_hint(&self, i: usize) {
-        // Relaxed: a hint; racing stores may move it back, which only lengthens a scan.
-        self.hint.store(i, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `hint`, publishing the claim of slot `i`
+        // (made before this store) with the index. Racing stores may move it back, which
+        // only lengthens a scan. A plain store on x86.
+        self.hint.store(i, Ordering::Release);
     }
 
     /// Tries to claim the empty slot `i` with the pending tag `tag` (from
@@ -310,20 +410,35 @@ impl<T> Segment<T> {
     pub(crate) fn search(&self, s: u64) -> usize {
         debug_assert!(self.base <= s);
         let limit = s - self.base;
-        // Binary search over the tags for the first slot not visible at `s`. Visibility
-        // is monotone along the slots (invariant 2; unclaimed slots come last).
-        let (mut lo, mut hi) = (1, self.cap);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
+        // Binary search over the claimed slots for the last one visible at `s`.
+        // Visibility is monotone along the slots (invariant 2). Every slot visible at the
+        // sealed `s` was claimed and published before the seal this reader saw, so its
+        // tag reads as claimed here, and the scan from the hint in `last_claimed` passes
+        // it; the bound keeps the probes off the tail's empty lines (a partly filled tail
+        // is where most reads of recent snapshots land). Every slot below the bound reads
+        // as claimed (the hint is Acquire, see `hint`); the test still treats `EMPTY` and
+        // `FROZEN` as not visible, so a wrong hint could only cost a probe, never a wrong
+        // answer.
+        let tags = &self.slots.tags()[..self.last_claimed() + 1];
+        // Slot 0 is visible (`base <= s`); the answer is in `base..base + size`. Halving
+        // as `slice::binary_search` does: one dependent load per step.
+        let (mut base, mut size) = (0, tags.len());
+        while size > 1 {
+            let half = size / 2;
+            let mid = base + half;
             // Acquire: pairs with `publish`, so the chosen slot's word is visible.
-            let tag = self.tag(mid).load(Ordering::Acquire);
-            if is_claimed(tag) && offset_of(tag) <= limit {
-                lo = mid + 1;
+            let tag = tags[mid].load(Ordering::Acquire);
+            // `is_claimed(tag) && offset_of(tag) <= limit` without branches: `EMPTY`'s
+            // field is 0, which wraps to `u64::MAX`, past any limit (epochs < 2^62).
+            let offset = u64::from(tag >> FLAG_BITS).wrapping_sub(1);
+            base = if (tag != FROZEN) & (offset <= limit) {
+                mid
             } else {
-                hi = mid;
-            }
+                base
+            };
+            size -= half;
         }
-        lo - 1
+        base
     }
 
     /// Releases the words of slots `range` (claimed ones) with `release`.
@@ -347,12 +462,12 @@ impl<T> Segment<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(snapstate_loom)))]
 mod tests {
     use super::*;
 
-    fn seg(base: u64) -> Box<Segment<u64>> {
-        Segment::new(8, std::ptr::null_mut(), base, 0, base * 10)
+    fn seg(base: u64) -> Owned<u64> {
+        Segment::create(8, std::ptr::null_mut(), base, 0, base * 10)
     }
 
     fn append(s: &Segment<u64>, i: usize, e: u64, flags: u32) {
@@ -406,6 +521,20 @@ mod tests {
     }
 
     #[test]
+    fn search_treats_empty_tags_below_a_wrong_hint_as_not_visible() {
+        // Defence in depth: were the hint ever to name a slot whose claim this thread
+        // does not see (the tag still reads EMPTY), the bound would cover
+        // unclaimed-looking slots, which must count as not visible, at any snapshot.
+        let s = seg(2);
+        append(&s, 1, 5, 0);
+        s.set_hint(3);
+        assert_eq!(s.last_claimed(), 3);
+        assert_eq!(s.search(4), 0);
+        assert_eq!(s.search(5), 1);
+        assert_eq!(s.search(u64::MAX >> 2), 1);
+    }
+
+    #[test]
     fn frozen_segments_take_no_claims_and_copies_keep_the_suffix() {
         let s = seg(1);
         append(&s, 1, 2, MAX);
@@ -431,7 +560,7 @@ mod tests {
     fn large_segments_are_not_resident_until_touched() {
         // 4 Mi slots: 48 MiB of address space, mapped. Only the pages written become
         // resident.
-        let big = Segment::<u64>::new(1 << 22, std::ptr::null_mut(), 0, 0, 7);
+        let big = Segment::<u64>::create(1 << 22, std::ptr::null_mut(), 0, 0, 7);
         assert_eq!(big.word(0).load(Ordering::Relaxed), 7);
         assert!(big.bytes() >= 48 << 20);
         if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {

@@ -1,21 +1,25 @@
-//! The one place the core gets its atomics, fences and thread-locals from.
+//! The one place the core gets its atomics, fences, thread-locals and locks from.
 //!
-//! Under `--cfg loom` everything comes from [`loom`], so the model checker sees every
-//! shared access; otherwise from `std`. No operation differs between the two branches:
-//! the same orderings and the same fences are checked that ship.
+//! Under `--cfg snapstate_loom` (the crate's own name, so that no dependency's
+//! `cfg(loom)` switches with it) everything comes from [`loom`], so the model checker sees
+//! every shared access; otherwise from `std`. No operation differs between the two
+//! branches: the same orderings and the same fences are checked that ship.
 
-#[cfg(loom)]
+/// A cell loom tracks, for probes in the modelled build only (see `slots`).
+#[cfg(snapstate_loom)]
+pub(crate) use loom::cell::UnsafeCell as LoomCell;
+#[cfg(snapstate_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 pub(crate) use loom::sync::Arc;
-#[cfg(loom)]
+#[cfg(snapstate_loom)]
 pub(crate) use loom::thread_local;
 
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 pub(crate) use std::sync::Arc;
-#[cfg(not(loom))]
+#[cfg(not(snapstate_loom))]
 pub(crate) use std::thread_local;
 
 pub(crate) use std::sync::atomic::Ordering;
@@ -24,28 +28,28 @@ pub(crate) use std::sync::atomic::Ordering;
 /// `snap` without retention, or the reads): `parking_lot` on std, loom's under loom.
 #[derive(Debug, Default)]
 pub(crate) struct Mutex<T> {
-    #[cfg(not(loom))]
+    #[cfg(not(snapstate_loom))]
     inner: parking_lot::Mutex<T>,
-    #[cfg(loom)]
+    #[cfg(snapstate_loom)]
     inner: loom::sync::Mutex<T>,
 }
 
 impl<T> Mutex<T> {
     pub(crate) fn new(value: T) -> Self {
         Mutex {
-            #[cfg(not(loom))]
+            #[cfg(not(snapstate_loom))]
             inner: parking_lot::Mutex::new(value),
-            #[cfg(loom)]
+            #[cfg(snapstate_loom)]
             inner: loom::sync::Mutex::new(value),
         }
     }
 
-    #[cfg(not(loom))]
+    #[cfg(not(snapstate_loom))]
     pub(crate) fn lock(&self) -> parking_lot::MutexGuard<'_, T> {
         self.inner.lock()
     }
 
-    #[cfg(loom)]
+    #[cfg(snapstate_loom)]
     pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
         // A panic while holding one of these locks leaves only plain data behind
         // (a pin count map, a unit), so a poisoned lock is still consistent.
@@ -59,7 +63,7 @@ impl<T> Mutex<T> {
 /// spinning forever; on real threads it spins briefly, then yields the core.
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
-    #[cfg(not(loom))]
+    #[cfg(not(snapstate_loom))]
     step: u32,
 }
 
@@ -69,9 +73,9 @@ impl Backoff {
     }
 
     pub(crate) fn snooze(&mut self) {
-        #[cfg(loom)]
+        #[cfg(snapstate_loom)]
         loom::thread::yield_now();
-        #[cfg(not(loom))]
+        #[cfg(not(snapstate_loom))]
         {
             if self.step < 6 {
                 for _ in 0..(1u32 << self.step) {
@@ -82,219 +86,5 @@ impl Backoff {
                 std::thread::yield_now();
             }
         }
-    }
-}
-
-/// The slots of one segment: `cap` 32-bit tags and `cap` 64-bit words, all zero, in one
-/// block that never moves.
-///
-/// On std the block is one allocation: tags first, then words on their own cache lines.
-/// Blocks up to 4 KiB are cache-line aligned, so no two nodes' slots share a line
-/// (writers of distinct nodes never contend). Blocks from 64 KiB are mapped straight
-/// from the kernel on Unix (`mmap`), so pages the log never reaches are never touched
-/// and never become resident; the allocator's `calloc` would zero many of them eagerly.
-/// Under loom the atomics are constructed one by one, beside a liveness probe: a loom
-/// cell that every tag or word access reads and the drop writes, so a thread that
-/// touches a segment's slots without a happens-before edge to its free (a writer that
-/// compaction's barrier missed, a reader that was not pinned) fails the model with
-/// "Causality violation". loom does not notice an access to a dropped atomic by itself.
-pub(crate) struct Slots {
-    #[cfg(not(loom))]
-    block: std::ptr::NonNull<u8>,
-    #[cfg(not(loom))]
-    cap: usize,
-    #[cfg(loom)]
-    tags: Box<[AtomicU32]>,
-    #[cfg(loom)]
-    words: Box<[AtomicU64]>,
-    #[cfg(loom)]
-    live: loom::cell::UnsafeCell<()>,
-}
-
-#[cfg(not(loom))]
-const MAP_FROM: usize = 64 << 10;
-
-#[cfg(not(loom))]
-impl Slots {
-    /// Where the words start: after the tags, on a cache line of their own.
-    fn words_at(cap: usize) -> usize {
-        (cap * 4).next_multiple_of(64)
-    }
-
-    fn size(cap: usize) -> usize {
-        Self::words_at(cap) + cap * 8
-    }
-
-    fn layout(cap: usize) -> std::alloc::Layout {
-        let size = Self::size(cap);
-        let align = if size <= 4096 { 64 } else { 8 };
-        std::alloc::Layout::from_size_align(size.next_multiple_of(align), align)
-            .expect("segment layout")
-    }
-
-    fn mapped(cap: usize) -> bool {
-        cfg!(all(unix, not(miri))) && Self::size(cap) >= MAP_FROM
-    }
-
-    pub(crate) fn new(cap: usize) -> Self {
-        assert!(cap > 0 && cap <= usize::MAX / 16, "segment capacity");
-        let block = if Self::mapped(cap) {
-            map_zeroed(Self::size(cap))
-        } else {
-            let layout = Self::layout(cap);
-            // SAFETY: the layout has a non-zero size (`cap > 0`).
-            let raw = unsafe { std::alloc::alloc_zeroed(layout) };
-            std::ptr::NonNull::new(raw).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
-        };
-        Slots { block, cap }
-    }
-
-    /// Tag `i`.
-    ///
-    /// # Safety
-    ///
-    /// `i < cap`.
-    #[inline]
-    pub(crate) unsafe fn tag(&self, i: usize) -> &AtomicU32 {
-        debug_assert!(i < self.cap);
-        // SAFETY: the block holds `cap` tags from offset 0 (aligned: the block is at
-        // least 8-aligned), zero-initialised, and all-zero bytes are a valid `AtomicU32`
-        // (same representation as `u32`); `i < cap` (caller).
-        unsafe { &*self.block.as_ptr().cast::<AtomicU32>().add(i) }
-    }
-
-    /// Word `i`.
-    ///
-    /// # Safety
-    ///
-    /// `i < cap`.
-    #[inline]
-    pub(crate) unsafe fn word(&self, i: usize) -> &AtomicU64 {
-        debug_assert!(i < self.cap);
-        // SAFETY: the block holds `cap` words from `words_at(cap)`, a multiple of 64, so
-        // 8-aligned; zero bytes are a valid `AtomicU64`; `i < cap` (caller).
-        unsafe {
-            &*self
-                .block
-                .as_ptr()
-                .add(Self::words_at(self.cap))
-                .cast::<AtomicU64>()
-                .add(i)
-        }
-    }
-
-    /// Bytes reserved for the block.
-    pub(crate) fn bytes(&self) -> usize {
-        if Self::mapped(self.cap) {
-            Self::size(self.cap).next_multiple_of(4096)
-        } else {
-            Self::layout(self.cap).size()
-        }
-    }
-}
-
-/// `size` bytes of fresh anonymous memory: zero, and resident only once touched.
-#[cfg(all(not(loom), unix, not(miri)))]
-fn map_zeroed(size: usize) -> std::ptr::NonNull<u8> {
-    // SAFETY: an anonymous private mapping with no address hint; the result is checked.
-    let raw = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            size,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if raw == libc::MAP_FAILED {
-        std::alloc::handle_alloc_error(
-            std::alloc::Layout::from_size_align(size, 4096).expect("mapping layout"),
-        );
-    }
-    std::ptr::NonNull::new(raw.cast()).expect("mmap never returns null on success")
-}
-
-#[cfg(all(not(loom), not(all(unix, not(miri)))))]
-fn map_zeroed(_: usize) -> std::ptr::NonNull<u8> {
-    unreachable!("`Slots::mapped` is false without Unix")
-}
-
-#[cfg(not(loom))]
-impl Drop for Slots {
-    fn drop(&mut self) {
-        if Self::mapped(self.cap) {
-            #[cfg(all(unix, not(miri)))]
-            // SAFETY: mapped by `map_zeroed` with this size; nothing refers to it now
-            // (`&mut self`). A failed unmap only leaks the range.
-            unsafe {
-                libc::munmap(self.block.as_ptr().cast(), Self::size(self.cap));
-            }
-        } else {
-            // SAFETY: allocated in `new` with this layout; atomics need no drop.
-            unsafe { std::alloc::dealloc(self.block.as_ptr(), Self::layout(self.cap)) };
-        }
-    }
-}
-
-// SAFETY: `Slots` owns its block like a `Box<[u8]>` would, and hands out only shared
-// references to atomics, which are `Send + Sync`.
-#[cfg(not(loom))]
-unsafe impl Send for Slots {}
-// SAFETY: as above.
-#[cfg(not(loom))]
-unsafe impl Sync for Slots {}
-
-#[cfg(loom)]
-impl Slots {
-    pub(crate) fn new(cap: usize) -> Self {
-        Slots {
-            tags: (0..cap).map(|_| AtomicU32::new(0)).collect(),
-            words: (0..cap).map(|_| AtomicU64::new(0)).collect(),
-            live: loom::cell::UnsafeCell::new(()),
-        }
-    }
-
-    /// Tag `i`.
-    ///
-    /// # Safety
-    ///
-    /// `i < cap`.
-    #[inline]
-    pub(crate) unsafe fn tag(&self, i: usize) -> &AtomicU32 {
-        self.live.with(|_| ());
-        // SAFETY: `i < cap` (caller).
-        unsafe { self.tags.get_unchecked(i) }
-    }
-
-    /// Word `i`.
-    ///
-    /// # Safety
-    ///
-    /// `i < cap`.
-    #[inline]
-    pub(crate) unsafe fn word(&self, i: usize) -> &AtomicU64 {
-        self.live.with(|_| ());
-        // SAFETY: `i < cap` (caller).
-        unsafe { self.words.get_unchecked(i) }
-    }
-
-    pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.tags) + std::mem::size_of_val(&*self.words)
-    }
-}
-
-#[cfg(loom)]
-impl Drop for Slots {
-    fn drop(&mut self) {
-        // The free, as the probe sees it: a write that every earlier access must
-        // happen-before.
-        self.live.with_mut(|_| ());
-    }
-}
-
-impl std::fmt::Debug for Slots {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Slots")
     }
 }

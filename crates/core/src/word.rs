@@ -129,7 +129,7 @@ impl<T: Clone + Send + Sync + 'static> Word<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(snapstate_loom)))]
 mod tests {
     use super::Word;
 

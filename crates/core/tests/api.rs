@@ -1,5 +1,5 @@
 //! Every operation and every error of the public API, single-threaded.
-#![cfg(not(loom))]
+#![cfg(not(snapstate_loom))]
 
 use snapstate::{Error, SnapshotArray, SnapshotId};
 

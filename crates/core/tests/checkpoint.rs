@@ -1,5 +1,5 @@
 //! Checkpoints: round trips, and every corruption and truncation rejected.
-#![cfg(not(loom))]
+#![cfg(not(snapstate_loom))]
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
 //! Compaction, pins, retention, stats, whole-snapshot reads and `advance`.
-#![cfg(not(loom))]
+#![cfg(not(snapstate_loom))]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;

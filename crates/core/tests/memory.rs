@@ -1,6 +1,6 @@
 //! Memory stays bounded under retention. Long: run with
 //! `cargo test -p snapstate --release --test memory -- --ignored --nocapture`.
-#![cfg(not(loom))]
+#![cfg(not(snapstate_loom))]
 
 use snapstate::SnapshotArray;
 

@@ -1,5 +1,5 @@
 //! Random operation sequences against the classic single-threaded solution.
-#![cfg(not(loom))]
+#![cfg(not(snapstate_loom))]
 
 use proptest::prelude::*;
 use snapstate::{Error, SnapshotArray, SnapshotId};

@@ -3,7 +3,7 @@
 //!
 //! The quick versions run in `cargo test`; the long ones are `#[ignore]`d:
 //! `cargo test -p snapstate --release --test stress -- --ignored`.
-#![cfg(not(loom))]
+#![cfg(not(snapstate_loom))]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Barrier, Mutex};
