@@ -96,7 +96,8 @@ impl Map {
 
     /// The entry for `shared`, created if the thread has none.
     fn entry(&mut self, shared: &Arc<Shared>) -> &mut Entry {
-        if !self.by_id.contains_key(&shared.id) && self.by_id.len() >= self.prune_at {
+        // The size test first: a thread moving between its live arrays looks each up once.
+        if self.by_id.len() >= self.prune_at && !self.by_id.contains_key(&shared.id) {
             // Relaxed: a pruning hint, see `Shared::close`.
             self.by_id
                 .retain(|_, e| !e.shared.closed.load(Ordering::Relaxed));

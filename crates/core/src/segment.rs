@@ -155,35 +155,27 @@ impl<T> Segment<T> {
     /// A fresh segment of `cap` slots, all empty.
     fn alloc(cap: usize, base: u64, hint: usize, prev: *mut Segment<T>) -> Owned<T> {
         #[cfg(not(snapstate_loom))]
+        let (block, slots) = Slots::alloc(std::mem::size_of::<Self>(), cap);
+        #[cfg(snapstate_loom)]
+        let slots = Slots::new(cap);
+        let header = Segment {
+            slots,
+            cap,
+            base,
+            hint: AtomicUsize::new(hint),
+            prev: AtomicPtr::new(prev),
+            _values: PhantomData,
+        };
+        #[cfg(not(snapstate_loom))]
         {
-            let (block, slots) = Slots::alloc(std::mem::size_of::<Self>(), cap);
             let seg = block.cast::<Self>();
             // SAFETY: `block` is fresh, at least 16-aligned (`Slots::layout`; Segment
             // needs 8) and starts with `size_of::<Self>()` bytes for this header.
-            unsafe {
-                seg.as_ptr().write(Segment {
-                    slots,
-                    cap,
-                    base,
-                    hint: AtomicUsize::new(hint),
-                    prev: AtomicPtr::new(prev),
-                    _values: PhantomData,
-                });
-            }
+            unsafe { seg.as_ptr().write(header) };
             Owned(seg)
         }
         #[cfg(snapstate_loom)]
-        {
-            let seg = Box::new(Segment {
-                slots: Slots::new(cap),
-                cap,
-                base,
-                hint: AtomicUsize::new(hint),
-                prev: AtomicPtr::new(prev),
-                _values: PhantomData,
-            });
-            Owned(NonNull::from(Box::leak(seg)))
-        }
+        Owned(NonNull::from(Box::leak(Box::new(header))))
     }
 
     /// Frees a segment made by `alloc` (its header and slots, not the words' boxes).
@@ -193,18 +185,20 @@ impl<T> Segment<T> {
     /// `seg` came from `alloc`, is not freed yet, and nothing refers to it any more.
     unsafe fn free(seg: *mut Self) {
         #[cfg(not(snapstate_loom))]
-        // SAFETY: the header is initialised (`alloc`); reading `cap` before it is dropped
-        // in place; the block was made by `Slots::alloc` with this header's size and
-        // that capacity, and nothing refers to it (caller). `seg` keeps the block's
-        // provenance: it is the block pointer, cast.
-        unsafe {
-            let cap = (*seg).cap;
-            std::ptr::drop_in_place(seg);
-            Slots::free(
-                NonNull::new_unchecked(seg.cast()),
-                std::mem::size_of::<Self>(),
-                cap,
-            );
+        {
+            // SAFETY: the header is initialised (`alloc`); nothing refers to it (caller).
+            let cap = unsafe { (*seg).cap };
+            // SAFETY: as above; the header is dropped in place before its block goes.
+            unsafe { std::ptr::drop_in_place(seg) };
+            // SAFETY: the block was made by `Slots::alloc` with this header's size and
+            // `cap`; `seg` is that block pointer, cast, so it keeps the block's provenance.
+            unsafe {
+                Slots::free(
+                    NonNull::new_unchecked(seg.cast()),
+                    std::mem::size_of::<Self>(),
+                    cap,
+                )
+            };
         }
         #[cfg(snapstate_loom)]
         // SAFETY: made by `Box::leak` in `alloc`; nothing refers to it (caller).
