@@ -14,6 +14,7 @@
 //! - `snap`: `snap()` with this thread registered as a writer.
 //! - `fetch`: random (node, snapshot) over 1024 nodes x 1000 versions.
 //! - `loop`: the fetch loop's random-number overhead alone, to subtract.
+//! - `fetch-short`, `loop-short`: the same over 1024 nodes x 64 versions.
 
 use std::hint::black_box;
 
@@ -23,7 +24,19 @@ use snapstate_benches::{
     Classic, CowArcSwap, NodeLocks, PlMutex, PlRwLock, SkipList, SnapState, StdMutex, Store,
 };
 
+/// Versions per node for `fetch` / `loop`; the `-short` forms use [`SHORT`].
 const VERSIONS: u64 = 1000;
+/// Versions per node for `fetch-short` / `loop-short`: the harness's prefill depth
+/// (`workload::PREFILL_SNAPS`), where the read-heavy mix reads.
+const SHORT: u64 = 64;
+
+fn versions(op: &str) -> u64 {
+    if op.ends_with("-short") {
+        SHORT
+    } else {
+        VERSIONS
+    }
+}
 
 /// The operations, over any store-like pair of closures.
 /// The timed part, alone in a function of its own so that callgrind can count only it
@@ -59,10 +72,11 @@ fn measured(
         _ => {
             let mut rng = XorShift::new(3);
             let mut sum = 0u64;
+            let (versions, fetching) = (versions(op), op.starts_with("fetch"));
             for _ in 0..n {
-                let s = rng.below(VERSIONS);
+                let s = rng.below(versions);
                 let i = rng.below(nodes) as usize;
-                if op == "fetch" {
+                if fetching {
                     sum = sum.wrapping_add(fetch(i, s));
                 } else {
                     sum = sum.wrapping_add(black_box(i as u64 ^ s));
@@ -99,8 +113,8 @@ fn ops(
             }
         }
         "snap" => set(0, 1),
-        "fetch" | "loop" => {
-            for v in 0..VERSIONS {
+        "fetch" | "loop" | "fetch-short" | "loop-short" => {
+            for v in 0..versions(op) {
                 for i in 0..NODES {
                     set(i, v + 1);
                 }

@@ -362,6 +362,7 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
     /// The word of the version visible at sealed snapshot `s`.
     ///
     /// `s` must be sealed: no writer announced at or below `s` is still running.
+    #[inline]
     pub(crate) fn read_at(&self, s: u64, _guard: &Guard) -> ReadAt {
         let mut seg_ptr = self.tail();
         while !seg_ptr.is_null() {

@@ -42,7 +42,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use crate::slots::Slots;
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{prefetch, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 pub(crate) const EMPTY: u32 = 0;
 /// Closes an unclaimed slot (and so the segment) to writers. Not ready, and its epoch
@@ -78,10 +78,26 @@ const fn offset_of(tag: u32) -> u64 {
     ((tag >> FLAG_BITS) - 1) as u64
 }
 
+/// The `width` for [`is_visible`] at offset `limit` (`s - base`).
+#[inline]
+const fn width_at(limit: u64) -> u32 {
+    let limit = if limit < SPAN { limit } else { SPAN };
+    ((limit as u32) + 1) << FLAG_BITS
+}
+
+/// Whether `tag` is claimed with `offset_of(tag) <= limit`, for `width = width_at(limit)`.
+#[inline]
+const fn is_visible(tag: u32, width: u32) -> bool {
+    tag.wrapping_sub(1 << FLAG_BITS) < width
+}
+
 /// Smallest segment; a multiple of 4 so tags and words fill whole cache lines.
 pub(crate) const MIN_CAP: usize = 4;
 /// Largest segment (16 Mi slots, 192 MiB); past it the chain grows by whole segments.
 pub(crate) const MAX_CAP: usize = 1 << 24;
+/// `search` prefetches the next probes while more than this many tags (two 64-byte
+/// lines) remain.
+const PREFETCH_ABOVE: usize = 32;
 
 /// The capacity for a segment that must hold `versions` versions: the next power of two
 /// at or above that, within `MIN_CAP..=MAX_CAP`.
@@ -403,7 +419,6 @@ impl<T> Segment<T> {
     #[inline]
     pub(crate) fn search(&self, s: u64) -> usize {
         debug_assert!(self.base <= s);
-        let limit = s - self.base;
         // Binary search over the claimed slots for the last one visible at `s`.
         // Visibility is monotone along the slots (invariant 2). Every slot visible at the
         // sealed `s` was claimed and published before the seal this reader saw, so its
@@ -414,23 +429,37 @@ impl<T> Segment<T> {
         // `FROZEN` as not visible, so a wrong hint could only cost a probe, never a wrong
         // answer.
         let tags = &self.slots.tags()[..self.last_claimed() + 1];
+        // A tag is visible at `s` when it is claimed with `offset <= s - base`: its field
+        // (`offset + 1`) is in `1..=limit + 1`, whatever its flags, so the tag itself is
+        // in `[1 << FLAG_BITS, (limit + 2) << FLAG_BITS)`: one wrapping subtraction and
+        // one unsigned comparison. Clamping `limit` to `SPAN` changes nothing for claimed
+        // tags (no offset exceeds it) and keeps the range below `FROZEN`; `EMPTY` wraps
+        // to the top. No branch on the tag: the step is a conditional move.
+        let width = width_at(s - self.base);
         // Slot 0 is visible (`base <= s`); the answer is in `base..base + size`. Halving
         // as `slice::binary_search` does: one dependent load per step.
         let (mut base, mut size) = (0, tags.len());
-        while size > 1 {
-            let half = size / 2;
-            let mid = base + half;
+        let step = |base: &mut usize, size: &mut usize| {
+            let half = *size / 2;
+            let mid = *base + half;
             // Acquire: pairs with `publish`, so the chosen slot's word is visible.
-            let tag = tags[mid].load(Ordering::Acquire);
-            // `is_claimed(tag) && offset_of(tag) <= limit` without branches: `EMPTY`'s
-            // field is 0, which wraps to `u64::MAX`, past any limit (epochs < 2^62).
-            let offset = u64::from(tag >> FLAG_BITS).wrapping_sub(1);
-            base = if (tag != FROZEN) & (offset <= limit) {
-                mid
-            } else {
-                base
-            };
-            size -= half;
+            if is_visible(tags[mid].load(Ordering::Acquire), width) {
+                *base = mid;
+            }
+            *size -= half;
+        };
+        // While the range spans more than a few lines, start loading both lines the next
+        // step may probe (`base + next` or `mid + next`), so its miss overlaps this
+        // step's: a search over a large segment is otherwise a chain of dependent misses.
+        // Below that the lines are the ones just loaded, and the prefetch would only cost.
+        while size > PREFETCH_ABOVE {
+            let next = (size - size / 2) / 2;
+            prefetch(tags.as_ptr().wrapping_add(base + next));
+            prefetch(tags.as_ptr().wrapping_add(base + size / 2 + next));
+            step(&mut base, &mut size);
+        }
+        while size > 1 {
+            step(&mut base, &mut size);
         }
         base
     }
@@ -512,6 +541,45 @@ mod tests {
             !s.claim(2, s.pending(10).unwrap()),
             "a claimed slot cannot be claimed again"
         );
+    }
+
+    #[test]
+    fn the_one_comparison_visibility_test_agrees_with_claimed_and_offset() {
+        // Every tag a segment can hold: EMPTY, FROZEN, and each field `offset + 1` in
+        // `1..=SPAN + 1` under each combination of flags.
+        let limits = [0, 1, 2, 3, 1000, SPAN - 1, SPAN, SPAN + 1, u64::MAX >> 2];
+        let offsets = [0, 1, 2, 3, 1000, SPAN - 1, SPAN];
+        let mut tags = vec![EMPTY, FROZEN];
+        for offset in offsets {
+            for flags in 0..(1 << FLAG_BITS) {
+                tags.push((((offset + 1) as u32) << FLAG_BITS) | flags);
+            }
+        }
+        for limit in limits {
+            for &tag in &tags {
+                let expected = is_claimed(tag) && offset_of(tag) <= limit;
+                assert_eq!(
+                    is_visible(tag, width_at(limit)),
+                    expected,
+                    "tag {tag:#x}, limit {limit}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn search_never_selects_frozen_slots_whatever_the_snapshot() {
+        // Freeze a segment with two versions, then point the hint past them (as a wrong
+        // hint would): the frozen slots are probed, and must not count as visible even at
+        // a snapshot whose offset is past SPAN (where FROZEN's field would otherwise fit).
+        let s = seg(2);
+        append(&s, 1, 5, 0);
+        assert_eq!(s.freeze(), 1);
+        s.set_hint(3);
+        for snapshot in [2, 4, 5, 6, SPAN, SPAN + 2, SPAN + 3, u64::MAX >> 2] {
+            let want = if snapshot < 5 { 0 } else { 1 };
+            assert_eq!(s.search(snapshot), want, "at {snapshot}");
+        }
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The one place the core gets its atomics, fences, thread-locals and locks from.
+//! The one place the core gets its atomics, fences, thread-locals, locks and prefetch hints
+//! from.
 //!
 //! Under `--cfg snapstate_loom` (the crate's own name, so that no dependency's
 //! `cfg(loom)` switches with it) everything comes from [`loom`], so the model checker sees
 //! every shared access; otherwise from `std`. No operation differs between the two
-//! branches: the same orderings and the same fences are checked that ship.
+//! branches: the same orderings and the same fences are checked that ship (the prefetch
+//! hint, which reads nothing and changes no value, does nothing under loom).
 
 /// A cell loom tracks, for probes in the modelled build only (see `slots`).
 #[cfg(snapstate_loom)]
@@ -23,6 +25,23 @@ pub(crate) use std::sync::Arc;
 pub(crate) use std::thread_local;
 
 pub(crate) use std::sync::atomic::Ordering;
+
+/// Asks the CPU to start loading the cache line that holds `p`, for a read soon after.
+///
+/// A hint with no effect on what the program computes: it reads nothing and cannot
+/// fault, so `p` may be any address (the callers pass in-bounds ones). Under loom and
+/// Miri, which model memory accesses rather than caches, it does nothing.
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(all(target_arch = "x86_64", not(snapstate_loom), not(miri)))]
+    // SAFETY: SSE, the intrinsic's target feature, is part of the x86_64 baseline, and
+    // a prefetch accesses no memory in the program's sense, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(all(target_arch = "x86_64", not(snapstate_loom), not(miri))))]
+    let _ = p;
+}
 
 /// A mutex for the rare paths that take one (pins and compaction; never `set_state`,
 /// `snap` without retention, or the reads): `parking_lot` on std, loom's under loom.
