@@ -4,22 +4,24 @@
 //! Each thread that writes to an array owns one [`Slot`] in the array's [`Registry`]. Before
 //! it touches a node it stores the epoch it will write in, issues a SeqCst fence, and
 //! re-reads the clock; after the write it stores [`IDLE`]. `snap()` bumps the clock, issues
-//! its own SeqCst fence, and waits until no slot holds an epoch at or below the one it
-//! closed.
+//! its own SeqCst fence, and seals the snapshot once no slot holds an epoch at or below the
+//! one it closed: it spins briefly on such a slot, and past the spin leaves the seal to
+//! whoever next needs it (a reader, after the same fence, waits for the slot to clear).
 //!
 //! # Synchronization
 //!
 //! This is Dekker's pattern. Writer: `store(slot, e); fence(SeqCst); load(open)`. Snap:
 //! `fetch_add(open); fence(SeqCst); load(slot)`. The two fences are totally ordered. If
-//! the writer's fence comes first, the snap's slot load sees `e` (or a later value) and it
-//! waits for the writer; if the snap's fence comes first, the writer's re-read sees the
+//! the writer's fence comes first, the snap's slot load sees `e` (or a later value) and the
+//! seal waits for the writer; if the snap's fence comes first, the writer's re-read sees the
 //! bumped clock and it re-announces the new epoch instead of writing into the closed one.
-//! Either way, no write tagged with epoch `e` happens after `snap()` returned `e`. The
+//! Either way, no write tagged with epoch `e` happens after snapshot `e` is sealed, and
+//! nothing reads snapshot `e` before. The
 //! registry's `next` counter and chunk pointers are read after the same fence, so a
 //! thread that registered before announcing is seen too.
 //!
 //! The writer's final `store(slot, IDLE)` is Release and the snap's slot loads are Acquire,
-//! so everything the writer wrote happens-before `snap()` returns.
+//! so everything the writer wrote happens-before the seal.
 //!
 //! *Why the snap side has a fence instruction.* By C++20 \[atomics.order\] p4, a SeqCst
 //! `fetch_add` followed by SeqCst slot loads would do without one (on x86 the locked RMW
@@ -44,6 +46,10 @@ const CHUNKS: usize = 22;
 /// Slots in chunk 0, which is allocated with the registry so the first threads to write
 /// never race to install a chunk.
 const FIRST: usize = 4;
+/// How many times `snap()` polls a slot still announced in the epoch it closes before it
+/// returns unsealed and leaves the seal to the first read of the id: the spinning steps of
+/// [`Backoff`] (63 spin-loop hints in all, no yield), one yield under loom.
+const SNAP_POLLS: u32 = if cfg!(snapstate_loom) { 1 } else { 6 };
 
 /// One thread's announcement, alone on its cache line.
 #[derive(Debug)]
@@ -237,6 +243,37 @@ impl Registry {
                 }
             }
         });
+    }
+
+    /// `wait_for`, but giving up on a writer still announced at or below `e` after
+    /// [`SNAP_POLLS`] short spins: true if no writer is left at or below `e` (the epoch
+    /// can be sealed), false if one was still mid-write (most likely descheduled there).
+    ///
+    /// The same preconditions as `wait_for`; with them, `true` means exactly what a
+    /// `wait_for` that returned means.
+    pub(crate) fn settled_after_spin(&self, e: u64) -> bool {
+        let mut settled = true;
+        self.for_each_slot(|slot| {
+            // Acquire: as in `wait_for` (pairs with the Release in `Slot::clear`).
+            if settled && slot.epoch.load(Ordering::Acquire) <= e {
+                settled = Self::clears_within_spin(slot, e);
+            }
+        });
+        settled
+    }
+
+    /// Whether `slot` moves past `e` within [`SNAP_POLLS`] polls.
+    #[cold]
+    fn clears_within_spin(slot: &Slot, e: u64) -> bool {
+        let mut backoff = Backoff::new();
+        for _ in 0..SNAP_POLLS {
+            backoff.snooze();
+            // Acquire: as in `wait_for`.
+            if slot.epoch.load(Ordering::Acquire) > e {
+                return true;
+            }
+        }
+        false
     }
 
     /// Calls `f` on every slot handed out so far, chunk by chunk.

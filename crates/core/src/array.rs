@@ -181,9 +181,12 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// Takes a snapshot of every node and returns its id: `0` for the first, then `1`, ...
     ///
     /// Costs `O(1)` in the number of nodes and in history: it closes the open epoch and
-    /// waits for the `set_state` calls already inside that epoch to finish, which takes
-    /// them a few instructions each (one load per thread that has written to this array).
-    /// It never waits for calls that start after it. With a retention set by the
+    /// checks that no `set_state` call is still inside it (one load per thread that has
+    /// written to this array), and seals the snapshot. A call still inside the epoch gets
+    /// a short spin (a few hundred nanoseconds) to finish; if it has not (its thread was
+    /// descheduled mid-write), `snap()` returns the id unsealed and the first read of it
+    /// finishes the seal, so `snap()` itself never waits for another thread to be
+    /// scheduled. It never waits for calls that start after it. With a retention set by the
     /// [`builder`](Self::builder), it also moves the oldest readable snapshot forward
     /// (under the pin lock, still no per-node work).
     ///
@@ -219,10 +222,12 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     ///
     /// Once `snap()` has returned an id, the answer for that id never changes (until it is
     /// compacted away). `O(log v)` for `v` versions of the node, never blocks writers,
-    /// and wait-free for every id whose `snap()` has returned. Asked for an id whose
-    /// `snap()` is still in progress, it finishes that snapshot itself: it waits, as
-    /// `snap()` does, for the `set_state` calls still inside that epoch (a few
-    /// instructions each), rather than answer `SnapshotNotTaken` for an id other threads'
+    /// and wait-free for every sealed id: one whose `snap()` found no `set_state` call
+    /// still inside its epoch (the usual case), or one some read has sealed. Asked for an
+    /// id that is not sealed yet (its `snap()` is in progress, or returned while a call
+    /// was still inside the epoch), it seals it itself: it waits for the `set_state`
+    /// calls still inside that epoch (a few instructions each, unless their threads are
+    /// descheduled), rather than answer `SnapshotNotTaken` for an id other threads'
     /// later writes have already moved past.
     ///
     /// # Errors
@@ -444,15 +449,25 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
-    /// Closes the open epoch, waits for its writers, seals it, and returns its id.
+    /// Closes the open epoch and returns its id, sealed unless a writer of that epoch is
+    /// still mid-write after a short spin.
+    ///
+    /// Returning unsealed leaves the array in a state it is already in whenever a
+    /// `snap()` is descheduled between its clock bump and its seal: the id is taken
+    /// (`Clock::taken`) but not sealed. Every operation handles that state, by finishing
+    /// the seal when it needs it (`finish_sealing`, `settle_closed_epochs`, `compact`), and
+    /// the snapping thread's own later operations are those of any thread that has seen
+    /// the bump. So the wait for a descheduled writer moves from `snap()` to the first
+    /// read of that id (or of current state) instead of vanishing, and only then.
     #[inline]
     pub(crate) fn take_snapshot(&self) -> u64 {
         let e = self.clock.close_epoch();
         // SeqCst: the snap half of the Dekker pair in `announce`: orders the clock bump
-        // above before the announcement loads in `wait_for`, against the writers' fences.
+        // above before the announcement loads of the scan, against the writers' fences.
         fence(Ordering::SeqCst);
-        self.shared.registry.wait_for(e);
-        self.clock.seal(e);
+        if self.shared.registry.settled_after_spin(e) {
+            self.clock.seal(e);
+        }
         e
     }
 
@@ -567,3 +582,59 @@ impl<T> fmt::Debug for SnapshotArray<T> {
 #[cfg(all(test, snapstate_loom))]
 #[path = "loom_tests.rs"]
 mod loom_tests;
+
+#[cfg(all(test, not(snapstate_loom)))]
+mod tests {
+    use std::sync::mpsc;
+
+    use crate::local;
+    use crate::sync::{fence, Ordering};
+    use crate::SnapshotArray;
+
+    /// A writer stopped inside its announcement, as a descheduled one is: `snap()` returns
+    /// after its short spin without sealing, and the first read of the id finishes the
+    /// seal (waiting for the writer) and sees the write. Under the old `snap()`, which
+    /// waited for the writer, this test would hang in `snap()`.
+    #[test]
+    fn snap_returns_unsealed_past_a_writer_stuck_mid_write_and_the_read_seals_it() {
+        let array: SnapshotArray = SnapshotArray::new(2);
+        array.set_state(0, 1).unwrap();
+        let first = array.snap();
+        assert_eq!(
+            array.inner.clock.sealed(),
+            first.get() + 1,
+            "no writer: sealed"
+        );
+        let e = array.inner.clock.open();
+        let (announced_tx, announced_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let array = &array;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                // The first half of `announced`: announce the open epoch, fence, stop.
+                let slot = local::slot(&array.inner.shared);
+                slot.announce(e);
+                fence(Ordering::SeqCst);
+                announced_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                // The rest of the write, still in epoch `e`.
+                let node = array.inner.node(1).unwrap();
+                assert!(node.write(e, 7, None).is_ok());
+                slot.clear();
+            });
+            announced_rx.recv().unwrap();
+            let taken = array.snap();
+            assert_eq!(taken.get(), e);
+            assert_eq!(array.snapshots_taken(), e + 1, "the id is handed out");
+            assert_eq!(
+                array.inner.clock.sealed(),
+                e,
+                "but not sealed past the writer"
+            );
+            go_tx.send(()).unwrap();
+            assert_eq!(array.fetch_state(1, taken).unwrap(), 7);
+            assert_eq!(array.inner.clock.sealed(), e + 1, "the read sealed it");
+            assert_eq!(array.fetch_state(0, taken).unwrap(), 1);
+        });
+    }
+}
