@@ -16,9 +16,8 @@
 //! seal waits for the writer; if the snap's fence comes first, the writer's re-read sees the
 //! bumped clock and it re-announces the new epoch instead of writing into the closed one.
 //! Either way, no write tagged with epoch `e` happens after snapshot `e` is sealed, and
-//! nothing reads snapshot `e` before. The
-//! registry's `next` counter and chunk pointers are read after the same fence, so a
-//! thread that registered before announcing is seen too.
+//! nothing reads snapshot `e` before. The registry's `next` counter and chunk pointers are
+//! read after the same fence, so a thread that registered before announcing is seen too.
 //!
 //! The writer's final `store(slot, IDLE)` is Release and the snap's slot loads are Acquire,
 //! so everything the writer wrote happens-before the seal.

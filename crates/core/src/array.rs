@@ -183,12 +183,12 @@ impl<T: Clone + Send + Sync + 'static> SnapshotArray<T> {
     /// Costs `O(1)` in the number of nodes and in history: it closes the open epoch and
     /// checks that no `set_state` call is still inside it (one load per thread that has
     /// written to this array), and seals the snapshot. A call still inside the epoch gets
-    /// a short spin (a few hundred nanoseconds) to finish; if it has not (its thread was
-    /// descheduled mid-write), `snap()` returns the id unsealed and the first read of it
-    /// finishes the seal, so `snap()` itself never waits for another thread to be
-    /// scheduled. It never waits for calls that start after it. With a retention set by the
-    /// [`builder`](Self::builder), it also moves the oldest readable snapshot forward
-    /// (under the pin lock, still no per-node work).
+    /// a short spin (63 spin-loop hints: about 1.6 us on the 2-core machine of `benches/`)
+    /// to finish; if it has not (its thread was descheduled mid-write), `snap()` returns
+    /// the id unsealed and the first read of it finishes the seal, so `snap()` itself
+    /// never waits for another thread to be scheduled. It never waits for calls that start
+    /// after it. With a retention set by the [`builder`](Self::builder), it also moves the
+    /// oldest readable snapshot forward (under the pin lock, still no per-node work).
     ///
     /// # Panics
     ///

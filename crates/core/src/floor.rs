@@ -77,7 +77,9 @@ impl Floor {
     pub(crate) fn raise(&self, target: u64, clock: &Clock) -> u64 {
         let pins = self.pins.lock();
         // Sealed, not taken (`Clock::taken`): the floor stays on a complete snapshot.
-        // `compact` seals its target first, and retention raises after `snap()` sealed.
+        // `compact` seals its target first; retention raises after `snap()`, which has
+        // sealed its id unless a writer was still inside the epoch (then the floor stops
+        // one short of the target until a later raise).
         let newest = clock.sealed().saturating_sub(1);
         let target = target.min(newest).min(pins.lowest().unwrap_or(u64::MAX));
         // Release: pairs with the Acquire in `get()`, so readers that see the new floor
